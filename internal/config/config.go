@@ -1,0 +1,289 @@
+// Package config is Meridian's one configuration tree: every setting, its
+// environment variable, its default, and the checks that refuse nonsense at
+// start-up rather than under load.
+//
+// Configuration comes from the environment only (twelve-factor); FromEnv reads
+// it, Validate checks it, and Redacted renders it for the start-up log with
+// secrets hidden.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Environment names the deployment mode.
+type Environment string
+
+const (
+	// Development enables the playground, introspection and field suggestions,
+	// and runs the simulated global side when no origin URLs are configured.
+	Development Environment = "development"
+	// Production turns off the playground, introspection and suggestions, and
+	// refuses to start without real global origin URLs.
+	Production Environment = "production"
+)
+
+// Limits bounds what one GraphQL request may cost.
+type Limits struct {
+	MaxDepth         int           // deepest selection nesting
+	MaxComplexity    int           // gqlgen complexity score (lists count by their page size)
+	MaxAliases       int           // aliased fields in one document
+	MaxTokens        int           // lexer tokens in one document
+	MaxBodyBytes     int64         // request body size
+	ExecutionTimeout time.Duration // wall time for one request's execution
+	MaxPageSize      int           // largest `first` on connections and ids lists
+}
+
+// Config is the whole of Meridian's configuration.
+type Config struct {
+	Addr        string      // ADDR: listen address
+	Env         Environment // ENV: development or production
+	DatabaseURL string      // DATABASE_URL: postgres://… or sqlite:PATH
+	RedisURL    string      // REDIS_URL: optional shared cache
+
+	GlobalMasterdataURL string // GLOBAL_MASTERDATA_URL
+	GlobalOrdersURL     string // GLOBAL_ORDERS_URL
+	GlobalCMSURL        string // GLOBAL_CMS_URL
+
+	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: grace period for in-flight requests
+	Limits          Limits
+}
+
+// Default returns the configuration used when no variable is set: the
+// embedded, one-laptop setup.
+func Default() Config {
+	return Config{
+		Addr:            ":8080",
+		Env:             Development,
+		DatabaseURL:     "sqlite:meridian.db",
+		ShutdownTimeout: 15 * time.Second,
+		Limits: Limits{
+			MaxDepth:         12,
+			MaxComplexity:    5000,
+			MaxAliases:       30,
+			MaxTokens:        5000,
+			MaxBodyBytes:     1 << 20,
+			ExecutionTimeout: 10 * time.Second,
+			MaxPageSize:      100,
+		},
+	}
+}
+
+// Variable documents one environment variable for the README and the
+// start-up log.
+type Variable struct {
+	Name    string
+	Default string
+	Secret  bool
+	Doc     string
+}
+
+// lookup reads environment variables; tests pass a map-backed one.
+type lookup func(string) (string, bool)
+
+// FromEnv reads the process environment over the defaults. It reports every
+// malformed value at once, not only the first.
+func FromEnv() (Config, error) { return fromLookup(os.LookupEnv) }
+
+// FromMap is FromEnv over an explicit set of variables, for tests and tools.
+func FromMap(env map[string]string) (Config, error) {
+	return fromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+}
+
+func fromLookup(get lookup) (Config, error) {
+	c := Default()
+	var errs []error
+	str := func(name string, dst *string) {
+		if v, ok := get(name); ok {
+			*dst = strings.TrimSpace(v)
+		}
+	}
+	integer := func(name string, dst *int) {
+		if v, ok := get(name); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: not an integer", name, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	duration := func(name string, dst *time.Duration) {
+		if v, ok := get(name); ok {
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: not a duration such as 10s or 250ms", name, v))
+				return
+			}
+			*dst = d
+		}
+	}
+
+	str("ADDR", &c.Addr)
+	var env string
+	str("ENV", &env)
+	if env != "" {
+		c.Env = Environment(strings.ToLower(env))
+	}
+	str("DATABASE_URL", &c.DatabaseURL)
+	str("REDIS_URL", &c.RedisURL)
+	str("GLOBAL_MASTERDATA_URL", &c.GlobalMasterdataURL)
+	str("GLOBAL_ORDERS_URL", &c.GlobalOrdersURL)
+	str("GLOBAL_CMS_URL", &c.GlobalCMSURL)
+	duration("SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
+	integer("MAX_QUERY_DEPTH", &c.Limits.MaxDepth)
+	integer("MAX_QUERY_COMPLEXITY", &c.Limits.MaxComplexity)
+	integer("MAX_QUERY_ALIASES", &c.Limits.MaxAliases)
+	integer("MAX_QUERY_TOKENS", &c.Limits.MaxTokens)
+	integer("MAX_PAGE_SIZE", &c.Limits.MaxPageSize)
+	body := int(c.Limits.MaxBodyBytes)
+	integer("MAX_BODY_BYTES", &body)
+	c.Limits.MaxBodyBytes = int64(body)
+	duration("EXECUTION_TIMEOUT", &c.Limits.ExecutionTimeout)
+
+	if len(errs) > 0 {
+		return c, fmt.Errorf("config: %w", errors.Join(errs...))
+	}
+	return c, c.Validate()
+}
+
+// DemoMode reports whether no global origin is configured, in which case the
+// gateway runs the simulated global side in-process.
+func (c Config) DemoMode() bool {
+	return c.GlobalMasterdataURL == "" && c.GlobalOrdersURL == "" && c.GlobalCMSURL == ""
+}
+
+// Validate checks the configuration as a whole and reports every problem.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+
+	if c.Addr == "" {
+		bad("ADDR is empty")
+	}
+	switch c.Env {
+	case Development, Production:
+	default:
+		bad("ENV=%q: want development or production", c.Env)
+	}
+	switch {
+	case strings.HasPrefix(c.DatabaseURL, "postgres://"), strings.HasPrefix(c.DatabaseURL, "postgresql://"):
+	case strings.HasPrefix(c.DatabaseURL, "sqlite:") && len(c.DatabaseURL) > len("sqlite:"):
+	default:
+		bad("DATABASE_URL: want postgres://… or sqlite:PATH")
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			bad("REDIS_URL: want redis://host:port/db or rediss://…")
+		}
+	}
+	origins := map[string]string{
+		"GLOBAL_MASTERDATA_URL": c.GlobalMasterdataURL,
+		"GLOBAL_ORDERS_URL":     c.GlobalOrdersURL,
+		"GLOBAL_CMS_URL":        c.GlobalCMSURL,
+	}
+	names := make([]string, 0, len(origins))
+	for name := range origins {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v := origins[name]
+		if v == "" {
+			if !c.DemoMode() {
+				bad("%s is empty: set all three global origin URLs, or none for demo mode", name)
+			}
+			continue
+		}
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("%s=%q: want an http(s) URL", name, v)
+		}
+	}
+	if c.Env == Production && c.DemoMode() {
+		bad("ENV=production refuses demo mode: set GLOBAL_MASTERDATA_URL, GLOBAL_ORDERS_URL and GLOBAL_CMS_URL")
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("SHUTDOWN_TIMEOUT must be positive")
+	}
+	l := c.Limits
+	positive := map[string]int{
+		"MAX_QUERY_DEPTH":      l.MaxDepth,
+		"MAX_QUERY_COMPLEXITY": l.MaxComplexity,
+		"MAX_QUERY_ALIASES":    l.MaxAliases,
+		"MAX_QUERY_TOKENS":     l.MaxTokens,
+		"MAX_PAGE_SIZE":        l.MaxPageSize,
+	}
+	names = names[:0]
+	for name := range positive {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if positive[name] < 1 {
+			bad("%s must be at least 1", name)
+		}
+	}
+	if l.MaxBodyBytes < 1024 {
+		bad("MAX_BODY_BYTES must be at least 1024")
+	}
+	if l.ExecutionTimeout <= 0 {
+		bad("EXECUTION_TIMEOUT must be positive")
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// Redacted renders the configuration for the start-up log as ordered
+// key=value pairs, with credentials in URLs replaced by "xxxxx".
+func (c Config) Redacted() []any {
+	return []any{
+		"ADDR", c.Addr,
+		"ENV", string(c.Env),
+		"DATABASE_URL", redactURL(c.DatabaseURL),
+		"REDIS_URL", redactURL(c.RedisURL),
+		"GLOBAL_MASTERDATA_URL", redactURL(c.GlobalMasterdataURL),
+		"GLOBAL_ORDERS_URL", redactURL(c.GlobalOrdersURL),
+		"GLOBAL_CMS_URL", redactURL(c.GlobalCMSURL),
+		"SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String(),
+		"MAX_QUERY_DEPTH", c.Limits.MaxDepth,
+		"MAX_QUERY_COMPLEXITY", c.Limits.MaxComplexity,
+		"MAX_QUERY_ALIASES", c.Limits.MaxAliases,
+		"MAX_QUERY_TOKENS", c.Limits.MaxTokens,
+		"MAX_PAGE_SIZE", c.Limits.MaxPageSize,
+		"MAX_BODY_BYTES", c.Limits.MaxBodyBytes,
+		"EXECUTION_TIMEOUT", c.Limits.ExecutionTimeout.String(),
+	}
+}
+
+// redactURL hides the password of a URL and any query parameter that looks
+// like a credential; unparsable values are hidden whole.
+func redactURL(raw string) string {
+	if raw == "" || !strings.Contains(raw, "://") {
+		return raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "xxxxx"
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	for k := range q {
+		lk := strings.ToLower(k)
+		if strings.Contains(lk, "password") || strings.Contains(lk, "secret") || strings.Contains(lk, "token") {
+			q.Set(k, "xxxxx")
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
