@@ -88,7 +88,7 @@ func (l *requestLog) view() requestLogView {
 	return requestLogView{
 		Capacity: l.entries.size,
 		Total:    l.total,
-		Dropped:  l.total - int64(len(l.entries.buf)),
+		Dropped:  l.total - int64(l.entries.count),
 		Counts:   maps.Clone(l.counts),
 		Requests: l.entries.slice(l.entries.oldest(), l.entries.size),
 	}

@@ -5,9 +5,10 @@ package globalsim
 // feeds and the request log in memory. It is not safe for concurrent use;
 // its owner locks.
 type ring[T any] struct {
-	buf  []T
-	size int
-	next int64 // sequence number the next push gets
+	buf   []T // allocated at the first push; slot seq%size holds seq
+	size  int
+	count int   // values held, at most size
+	next  int64 // sequence number the next push gets
 }
 
 func newRing[T any](size int) *ring[T] {
@@ -15,19 +16,19 @@ func newRing[T any](size int) *ring[T] {
 }
 
 func (r *ring[T]) push(v T) int64 {
-	seq := r.next
-	if len(r.buf) < r.size {
-		r.buf = append(r.buf, v)
-	} else {
-		r.buf[seq%int64(r.size)] = v
+	if r.buf == nil {
+		r.buf = make([]T, r.size)
 	}
+	seq := r.next
+	r.buf[seq%int64(r.size)] = v
 	r.next++
+	r.count = min(r.count+1, r.size)
 	return seq
 }
 
 // oldest is the sequence number of the oldest value still held; it equals
 // next when the ring is empty.
-func (r *ring[T]) oldest() int64 { return r.next - int64(len(r.buf)) }
+func (r *ring[T]) oldest() int64 { return r.next - int64(r.count) }
 
 // at returns the value with sequence number seq, which must lie in
 // [oldest, next).
@@ -43,6 +44,6 @@ func (r *ring[T]) slice(from int64, limit int) []T {
 	return out
 }
 
-// clear forgets every value; sequence numbers keep counting so that nothing
+// reset forgets every value; sequence numbers keep counting so that nothing
 // handed out before is ever reused.
-func (r *ring[T]) reset() { r.buf = nil }
+func (r *ring[T]) reset() { r.buf, r.count = nil, 0 }
