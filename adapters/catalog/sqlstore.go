@@ -45,8 +45,8 @@ const searchTextSeparator = "\n"
 const productColumns = `p.id, p.sku, p.category_id, CAST(p.price_amount AS TEXT), p.currency, p.images_json, p.mirrored_at`
 
 // SQLStore is the Store on Meridian's SQL database, SQLite or PostgreSQL. It
-// is safe for concurrent use; every method is one transaction, so readers
-// never see half of a write.
+// is safe for concurrent use. Every method runs as one statement or one
+// transaction, so readers never see half of a write.
 type SQLStore struct {
 	db *db.DB
 }
@@ -421,7 +421,11 @@ func attachTextBatch(ctx context.Context, tx *db.Tx, products []Product, index m
 		if err := rows.Scan(&id, &locale, &name, &description); err != nil {
 			return fmt.Errorf("select texts: %w", err)
 		}
-		p := &products[index[id]]
+		i, ok := index[id]
+		if !ok {
+			continue // not asked for; cannot happen with the IN list above
+		}
+		p := &products[i]
 		if name.Valid {
 			if p.Name == nil {
 				p.Name = LocalizedText{}

@@ -124,7 +124,7 @@ type DB struct {
 // NORMAL and IMMEDIATE read-write transactions. PATH may carry a query of
 // modernc.org/sqlite DSN keys (sqlite:meridian.db?_busy_timeout=10000),
 // which replace the default of the same key. PATH may also be a SQLite URI
-// filename (sqlite:file:x.db?mode=ro). sqlite::memory: and URIs with
+// filename (sqlite:file:meridian.db?mode=rwc). sqlite::memory: and URIs with
 // mode=memory open an in-memory database on a single pooled connection that
 // is never recycled, because each SQLite connection to :memory: would
 // otherwise see its own empty database; it lives until Close and is meant for
@@ -247,8 +247,9 @@ func (d *DB) SQL() *sql.DB { return d.sql }
 // Rebind.
 func (d *DB) Rebind(query string) string { return Rebind(d.dialect, query) }
 
-// Ping checks that the database answers, for readiness probes. On SQLite it
-// only fails when the file can no longer be opened.
+// Ping checks that the database answers, for readiness probes: on
+// PostgreSQL a round trip to the server, on SQLite that a connection to the
+// file can be had.
 func (d *DB) Ping(ctx context.Context) error {
 	if err := d.sql.PingContext(ctx); err != nil {
 		return fmt.Errorf("db: ping %s: %w", d.dialect, err)

@@ -177,9 +177,12 @@ func (d *DB) migrateOne(ctx context.Context, component string, m Migration) erro
 			return fmt.Errorf("%w: version %d is not applied but later version %d is; new migrations must come after released ones", ErrInvalidMigration, m.Version, later.Int64)
 		}
 
-		// Without arguments the SQL goes out as one simple-protocol
-		// message on PostgreSQL and statement by statement on SQLite,
-		// so multi-statement migrations work on both.
+		// Migration SQL is dialect-specific already, so it bypasses
+		// Rebind: a ? in it (a jsonb operator, a comment) stays as
+		// written. Without arguments it goes out as one
+		// simple-protocol message on PostgreSQL and statement by
+		// statement on SQLite, so multi-statement migrations work on
+		// both.
 		if _, err := tx.tx.ExecContext(ctx, m.sql(d.dialect)); err != nil {
 			return fmt.Errorf("apply: %w", err)
 		}

@@ -27,7 +27,7 @@ func (d Dialect) TimeArg(t time.Time) any {
 // Timestamp scans a timestamp column written with TimeArg, or by the
 // database itself, on either dialect: a time.Time from PostgreSQL, RFC 3339
 // text from SQLite. The result is in UTC. NULL is an error; scan nullable
-// columns into a *Timestamp via sql.Null[Timestamp].
+// columns into a sql.Null[Timestamp] instead.
 type Timestamp struct {
 	Time time.Time
 }
