@@ -25,7 +25,9 @@ import (
 	"meridian/internal/testenv"
 )
 
-var binary string
+// binary and simBinary are the gateway and the simulated global side,
+// built once for the whole package.
+var binary, simBinary string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "meridian-e2e")
@@ -34,12 +36,15 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "meridian")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Dir = ".."
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building meridian:", err)
-		os.Exit(1)
+	simBinary = filepath.Join(dir, "globalsim")
+	for out, pkg := range map[string]string{binary: ".", simBinary: "./cmd/globalsim"} {
+		build := exec.Command("go", "build", "-o", out, pkg)
+		build.Dir = ".."
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building", pkg+":", err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

@@ -7,8 +7,8 @@ import (
 	"context"
 	"fmt"
 	"math"
-	model1 "meridian/graph/model"
-	"meridian/resolvers/model"
+	"meridian/graph/model"
+	model1 "meridian/resolvers/model"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -29,6 +29,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Product() ProductResolver
 	Query() QueryResolver
 }
 
@@ -53,6 +54,12 @@ type ComplexityRoot struct {
 		URL func(childComplexity int) int
 	}
 
+	Inventory struct {
+		Available func(childComplexity int) int
+		Freshness func(childComplexity int) int
+		Status    func(childComplexity int) int
+	}
+
 	Money struct {
 		Amount    func(childComplexity int) int
 		Currency  func(childComplexity int) int
@@ -70,6 +77,7 @@ type ComplexityRoot struct {
 		Freshness   func(childComplexity int) int
 		ID          func(childComplexity int) int
 		Images      func(childComplexity int) int
+		Inventory   func(childComplexity int, consistency *model.Consistency) int
 		Name        func(childComplexity int) int
 		Price       func(childComplexity int) int
 		Sku         func(childComplexity int) int
@@ -98,11 +106,14 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type ProductResolver interface {
+	Inventory(ctx context.Context, obj *model1.Product, consistency *model.Consistency) (*model.Inventory, error)
+}
 type QueryResolver interface {
-	Product(ctx context.Context, id string, locale *string) (*model.Product, error)
-	Products(ctx context.Context, ids []string, locale *string) ([]*model.Product, error)
-	Search(ctx context.Context, query *string, category *string, first *int, after *string, locale *string) (*model1.ProductConnection, error)
-	Categories(ctx context.Context, locale *string) ([]*model.Category, error)
+	Product(ctx context.Context, id string, locale *string) (*model1.Product, error)
+	Products(ctx context.Context, ids []string, locale *string) ([]*model1.Product, error)
+	Search(ctx context.Context, query *string, category *string, first *int, after *string, locale *string) (*model.ProductConnection, error)
+	Categories(ctx context.Context, locale *string) ([]*model1.Category, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -174,6 +185,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Image.URL(childComplexity), true
 
+	case "Inventory.available":
+		if e.ComplexityRoot.Inventory.Available == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inventory.Available(childComplexity), true
+	case "Inventory.freshness":
+		if e.ComplexityRoot.Inventory.Freshness == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inventory.Freshness(childComplexity), true
+	case "Inventory.status":
+		if e.ComplexityRoot.Inventory.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inventory.Status(childComplexity), true
+
 	case "Money.amount":
 		if e.ComplexityRoot.Money.Amount == nil {
 			break
@@ -236,6 +266,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Product.Images(childComplexity), true
+	case "Product.inventory":
+		if e.ComplexityRoot.Product.Inventory == nil {
+			break
+		}
+
+		args, err := ec.field_Product_inventory_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Product.Inventory(childComplexity, args["consistency"].(*model.Consistency)), true
 	case "Product.name":
 		if e.ComplexityRoot.Product.Name == nil {
 			break
@@ -454,6 +495,43 @@ type Product {
   category: Category
   "Where the catalog data of this product came from and how old it is."
   freshness: Freshness!
+  """
+  Stock level, owned by the global master data. CACHED (the default, for
+  lists and catalog pages) answers from the in-country copy without waiting
+  on the border; LIVE (product page, cart, checkout) asks master data now.
+  Either falls back to the last-known-good copy, marked stale, when the
+  origin is slow or down; with no copy at all the field is null with an
+  ORIGIN_UNAVAILABLE error and the rest of the response is unharmed.
+  """
+  inventory(consistency: Consistency = CACHED): Inventory
+}
+
+"How live a value from a global origin must be."
+enum Consistency {
+  """
+  The freshest in-country copy younger than the max-age (default 30s); an
+  older copy is served at once while one batched background refresh runs;
+  only with no usable copy does the request wait for the origin.
+  """
+  CACHED
+  "Ask the origin during this request, within its deadline budget."
+  LIVE
+}
+
+"Stock of a product, as known to the global master data."
+type Inventory {
+  "Units available to sell; never invented by the region."
+  available: Int!
+  status: StockStatus!
+  freshness: Freshness!
+}
+
+"Stock status derived from the available units."
+enum StockStatus {
+  IN_STOCK
+  "Ten units or fewer."
+  LOW_STOCK
+  OUT_OF_STOCK
 }
 
 "A product picture on the in-country static host."
@@ -565,6 +643,18 @@ func (ec *executionContext) childFields_Image(ctx context.Context, field graphql
 	return nil, fmt.Errorf("no field named %q was found under type Image", field.Name)
 }
 
+func (ec *executionContext) childFields_Inventory(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "available":
+		return ec.fieldContext_Inventory_available(ctx, field)
+	case "status":
+		return ec.fieldContext_Inventory_status(ctx, field)
+	case "freshness":
+		return ec.fieldContext_Inventory_freshness(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Inventory", field.Name)
+}
+
 func (ec *executionContext) childFields_Money(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "amount":
@@ -605,6 +695,8 @@ func (ec *executionContext) childFields_Product(ctx context.Context, field graph
 		return ec.fieldContext_Product_category(ctx, field)
 	case "freshness":
 		return ec.fieldContext_Product_freshness(ctx, field)
+	case "inventory":
+		return ec.fieldContext_Product_inventory(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Product", field.Name)
 }
@@ -746,6 +838,20 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 // endregion ************************** internal!.gotpl ***************************
 
 // region    ***************************** args.gotpl *****************************
+
+func (ec *executionContext) field_Product_inventory_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "consistency",
+		func(ctx context.Context, v any) (*model.Consistency, error) {
+			return ec.unmarshalOConsistency2ᚖmeridianᚋgraphᚋmodelᚐConsistency(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["consistency"] = arg0
+	return args, nil
+}
 
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
@@ -939,7 +1045,7 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 
 // region    **************************** field.gotpl *****************************
 
-func (ec *executionContext) _Category_id(ctx context.Context, field graphql.CollectedField, obj *model.Category) (ret graphql.Marshaler) {
+func (ec *executionContext) _Category_id(ctx context.Context, field graphql.CollectedField, obj *model1.Category) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -962,7 +1068,7 @@ func (ec *executionContext) fieldContext_Category_id(_ context.Context, field gr
 	return graphql.NewScalarFieldContext("Category", field, false, false, "ID")
 }
 
-func (ec *executionContext) _Category_name(ctx context.Context, field graphql.CollectedField, obj *model.Category) (ret graphql.Marshaler) {
+func (ec *executionContext) _Category_name(ctx context.Context, field graphql.CollectedField, obj *model1.Category) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -985,7 +1091,7 @@ func (ec *executionContext) fieldContext_Category_name(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Category", field, false, false, "String")
 }
 
-func (ec *executionContext) _Category_position(ctx context.Context, field graphql.CollectedField, obj *model.Category) (ret graphql.Marshaler) {
+func (ec *executionContext) _Category_position(ctx context.Context, field graphql.CollectedField, obj *model1.Category) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1008,7 +1114,7 @@ func (ec *executionContext) fieldContext_Category_position(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Category", field, false, false, "Int")
 }
 
-func (ec *executionContext) _Freshness_source(ctx context.Context, field graphql.CollectedField, obj *model.Freshness) (ret graphql.Marshaler) {
+func (ec *executionContext) _Freshness_source(ctx context.Context, field graphql.CollectedField, obj *model1.Freshness) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1020,7 +1126,7 @@ func (ec *executionContext) _Freshness_source(ctx context.Context, field graphql
 			return obj.Source, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.DataSource) graphql.Marshaler {
+		func(ctx context.Context, selections ast.SelectionSet, v model1.DataSource) graphql.Marshaler {
 			return ec.marshalNDataSource2meridianᚋresolversᚋmodelᚐDataSource(ctx, selections, v)
 		},
 		true,
@@ -1031,7 +1137,7 @@ func (ec *executionContext) fieldContext_Freshness_source(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Freshness", field, false, false, "DataSource")
 }
 
-func (ec *executionContext) _Freshness_asOf(ctx context.Context, field graphql.CollectedField, obj *model.Freshness) (ret graphql.Marshaler) {
+func (ec *executionContext) _Freshness_asOf(ctx context.Context, field graphql.CollectedField, obj *model1.Freshness) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1054,7 +1160,7 @@ func (ec *executionContext) fieldContext_Freshness_asOf(_ context.Context, field
 	return graphql.NewScalarFieldContext("Freshness", field, false, false, "Time")
 }
 
-func (ec *executionContext) _Freshness_stale(ctx context.Context, field graphql.CollectedField, obj *model.Freshness) (ret graphql.Marshaler) {
+func (ec *executionContext) _Freshness_stale(ctx context.Context, field graphql.CollectedField, obj *model1.Freshness) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1077,7 +1183,7 @@ func (ec *executionContext) fieldContext_Freshness_stale(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Freshness", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _Image_url(ctx context.Context, field graphql.CollectedField, obj *model.Image) (ret graphql.Marshaler) {
+func (ec *executionContext) _Image_url(ctx context.Context, field graphql.CollectedField, obj *model1.Image) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1100,7 +1206,7 @@ func (ec *executionContext) fieldContext_Image_url(_ context.Context, field grap
 	return graphql.NewScalarFieldContext("Image", field, false, false, "String")
 }
 
-func (ec *executionContext) _Image_alt(ctx context.Context, field graphql.CollectedField, obj *model.Image) (ret graphql.Marshaler) {
+func (ec *executionContext) _Image_alt(ctx context.Context, field graphql.CollectedField, obj *model1.Image) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1123,7 +1229,85 @@ func (ec *executionContext) fieldContext_Image_alt(_ context.Context, field grap
 	return graphql.NewScalarFieldContext("Image", field, false, false, "String")
 }
 
-func (ec *executionContext) _Money_amount(ctx context.Context, field graphql.CollectedField, obj *model.Money) (ret graphql.Marshaler) {
+func (ec *executionContext) _Inventory_available(ctx context.Context, field graphql.CollectedField, obj *model.Inventory) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inventory_available(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Available, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Inventory_available(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inventory", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Inventory_status(ctx context.Context, field graphql.CollectedField, obj *model.Inventory) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inventory_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.StockStatus) graphql.Marshaler {
+			return ec.marshalNStockStatus2meridianᚋgraphᚋmodelᚐStockStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Inventory_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inventory", field, false, false, "StockStatus")
+}
+
+func (ec *executionContext) _Inventory_freshness(ctx context.Context, field graphql.CollectedField, obj *model.Inventory) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inventory_freshness(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Freshness, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model1.Freshness) graphql.Marshaler {
+			return ec.marshalNFreshness2ᚖmeridianᚋresolversᚋmodelᚐFreshness(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Inventory_freshness(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Inventory",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Freshness(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Money_amount(ctx context.Context, field graphql.CollectedField, obj *model1.Money) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1146,7 +1330,7 @@ func (ec *executionContext) fieldContext_Money_amount(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Money", field, false, false, "String")
 }
 
-func (ec *executionContext) _Money_currency(ctx context.Context, field graphql.CollectedField, obj *model.Money) (ret graphql.Marshaler) {
+func (ec *executionContext) _Money_currency(ctx context.Context, field graphql.CollectedField, obj *model1.Money) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1169,7 +1353,7 @@ func (ec *executionContext) fieldContext_Money_currency(_ context.Context, field
 	return graphql.NewScalarFieldContext("Money", field, false, false, "String")
 }
 
-func (ec *executionContext) _Money_formatted(ctx context.Context, field graphql.CollectedField, obj *model.Money) (ret graphql.Marshaler) {
+func (ec *executionContext) _Money_formatted(ctx context.Context, field graphql.CollectedField, obj *model1.Money) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1192,7 +1376,7 @@ func (ec *executionContext) fieldContext_Money_formatted(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Money", field, true, false, "String")
 }
 
-func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model1.PageInfo) (ret graphql.Marshaler) {
+func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1215,7 +1399,7 @@ func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context,
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *model1.PageInfo) (ret graphql.Marshaler) {
+func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1238,7 +1422,7 @@ func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, f
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
 }
 
-func (ec *executionContext) _Product_id(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
+func (ec *executionContext) _Product_id(ctx context.Context, field graphql.CollectedField, obj *model1.Product) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1261,7 +1445,7 @@ func (ec *executionContext) fieldContext_Product_id(_ context.Context, field gra
 	return graphql.NewScalarFieldContext("Product", field, false, false, "ID")
 }
 
-func (ec *executionContext) _Product_sku(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
+func (ec *executionContext) _Product_sku(ctx context.Context, field graphql.CollectedField, obj *model1.Product) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1284,7 +1468,7 @@ func (ec *executionContext) fieldContext_Product_sku(_ context.Context, field gr
 	return graphql.NewScalarFieldContext("Product", field, false, false, "String")
 }
 
-func (ec *executionContext) _Product_name(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
+func (ec *executionContext) _Product_name(ctx context.Context, field graphql.CollectedField, obj *model1.Product) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1307,7 +1491,7 @@ func (ec *executionContext) fieldContext_Product_name(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Product", field, false, false, "String")
 }
 
-func (ec *executionContext) _Product_description(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
+func (ec *executionContext) _Product_description(ctx context.Context, field graphql.CollectedField, obj *model1.Product) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1330,7 +1514,7 @@ func (ec *executionContext) fieldContext_Product_description(_ context.Context, 
 	return graphql.NewScalarFieldContext("Product", field, false, false, "String")
 }
 
-func (ec *executionContext) _Product_price(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
+func (ec *executionContext) _Product_price(ctx context.Context, field graphql.CollectedField, obj *model1.Product) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1342,7 +1526,7 @@ func (ec *executionContext) _Product_price(ctx context.Context, field graphql.Co
 			return obj.Price, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+		func(ctx context.Context, selections ast.SelectionSet, v *model1.Money) graphql.Marshaler {
 			return ec.marshalNMoney2ᚖmeridianᚋresolversᚋmodelᚐMoney(ctx, selections, v)
 		},
 		true,
@@ -1362,7 +1546,7 @@ func (ec *executionContext) fieldContext_Product_price(_ context.Context, field 
 	return fc, nil
 }
 
-func (ec *executionContext) _Product_images(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
+func (ec *executionContext) _Product_images(ctx context.Context, field graphql.CollectedField, obj *model1.Product) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1374,7 +1558,7 @@ func (ec *executionContext) _Product_images(ctx context.Context, field graphql.C
 			return obj.Images, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.Image) graphql.Marshaler {
+		func(ctx context.Context, selections ast.SelectionSet, v []*model1.Image) graphql.Marshaler {
 			return ec.marshalNImage2ᚕᚖmeridianᚋresolversᚋmodelᚐImageᚄ(ctx, selections, v)
 		},
 		true,
@@ -1394,7 +1578,7 @@ func (ec *executionContext) fieldContext_Product_images(_ context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _Product_category(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
+func (ec *executionContext) _Product_category(ctx context.Context, field graphql.CollectedField, obj *model1.Product) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1406,7 +1590,7 @@ func (ec *executionContext) _Product_category(ctx context.Context, field graphql
 			return obj.Category, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Category) graphql.Marshaler {
+		func(ctx context.Context, selections ast.SelectionSet, v *model1.Category) graphql.Marshaler {
 			return ec.marshalOCategory2ᚖmeridianᚋresolversᚋmodelᚐCategory(ctx, selections, v)
 		},
 		true,
@@ -1426,7 +1610,7 @@ func (ec *executionContext) fieldContext_Product_category(_ context.Context, fie
 	return fc, nil
 }
 
-func (ec *executionContext) _Product_freshness(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
+func (ec *executionContext) _Product_freshness(ctx context.Context, field graphql.CollectedField, obj *model1.Product) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1438,7 +1622,7 @@ func (ec *executionContext) _Product_freshness(ctx context.Context, field graphq
 			return obj.Freshness, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Freshness) graphql.Marshaler {
+		func(ctx context.Context, selections ast.SelectionSet, v *model1.Freshness) graphql.Marshaler {
 			return ec.marshalNFreshness2ᚖmeridianᚋresolversᚋmodelᚐFreshness(ctx, selections, v)
 		},
 		true,
@@ -1458,7 +1642,51 @@ func (ec *executionContext) fieldContext_Product_freshness(_ context.Context, fi
 	return fc, nil
 }
 
-func (ec *executionContext) _ProductConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model1.ProductConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _Product_inventory(ctx context.Context, field graphql.CollectedField, obj *model1.Product) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Product_inventory(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Product().Inventory(ctx, obj, fc.Args["consistency"].(*model.Consistency))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Inventory) graphql.Marshaler {
+			return ec.marshalOInventory2ᚖmeridianᚋgraphᚋmodelᚐInventory(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Product_inventory(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Product",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Inventory(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Product_inventory_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ProductConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1470,7 +1698,7 @@ func (ec *executionContext) _ProductConnection_edges(ctx context.Context, field 
 			return obj.Edges, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model1.ProductEdge) graphql.Marshaler {
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ProductEdge) graphql.Marshaler {
 			return ec.marshalNProductEdge2ᚕᚖmeridianᚋgraphᚋmodelᚐProductEdgeᚄ(ctx, selections, v)
 		},
 		true,
@@ -1490,7 +1718,7 @@ func (ec *executionContext) fieldContext_ProductConnection_edges(_ context.Conte
 	return fc, nil
 }
 
-func (ec *executionContext) _ProductConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model1.ProductConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProductConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ProductConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1502,7 +1730,7 @@ func (ec *executionContext) _ProductConnection_pageInfo(ctx context.Context, fie
 			return obj.PageInfo, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model1.PageInfo) graphql.Marshaler {
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
 			return ec.marshalNPageInfo2ᚖmeridianᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
 		},
 		true,
@@ -1522,7 +1750,7 @@ func (ec *executionContext) fieldContext_ProductConnection_pageInfo(_ context.Co
 	return fc, nil
 }
 
-func (ec *executionContext) _ProductConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model1.ProductConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProductConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ProductConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1545,7 +1773,7 @@ func (ec *executionContext) fieldContext_ProductConnection_totalCount(_ context.
 	return graphql.NewScalarFieldContext("ProductConnection", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ProductEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model1.ProductEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProductEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ProductEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1568,7 +1796,7 @@ func (ec *executionContext) fieldContext_ProductEdge_cursor(_ context.Context, f
 	return graphql.NewScalarFieldContext("ProductEdge", field, false, false, "String")
 }
 
-func (ec *executionContext) _ProductEdge_node(ctx context.Context, field graphql.CollectedField, obj *model1.ProductEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProductEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ProductEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1580,7 +1808,7 @@ func (ec *executionContext) _ProductEdge_node(ctx context.Context, field graphql
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Product) graphql.Marshaler {
+		func(ctx context.Context, selections ast.SelectionSet, v *model1.Product) graphql.Marshaler {
 			return ec.marshalNProduct2ᚖmeridianᚋresolversᚋmodelᚐProduct(ctx, selections, v)
 		},
 		true,
@@ -1613,7 +1841,7 @@ func (ec *executionContext) _Query_product(ctx context.Context, field graphql.Co
 			return ec.Resolvers.Query().Product(ctx, fc.Args["id"].(string), fc.Args["locale"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Product) graphql.Marshaler {
+		func(ctx context.Context, selections ast.SelectionSet, v *model1.Product) graphql.Marshaler {
 			return ec.marshalOProduct2ᚖmeridianᚋresolversᚋmodelᚐProduct(ctx, selections, v)
 		},
 		true,
@@ -1657,7 +1885,7 @@ func (ec *executionContext) _Query_products(ctx context.Context, field graphql.C
 			return ec.Resolvers.Query().Products(ctx, fc.Args["ids"].([]string), fc.Args["locale"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.Product) graphql.Marshaler {
+		func(ctx context.Context, selections ast.SelectionSet, v []*model1.Product) graphql.Marshaler {
 			return ec.marshalNProduct2ᚕᚖmeridianᚋresolversᚋmodelᚐProduct(ctx, selections, v)
 		},
 		true,
@@ -1701,7 +1929,7 @@ func (ec *executionContext) _Query_search(ctx context.Context, field graphql.Col
 			return ec.Resolvers.Query().Search(ctx, fc.Args["query"].(*string), fc.Args["category"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["locale"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model1.ProductConnection) graphql.Marshaler {
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductConnection) graphql.Marshaler {
 			return ec.marshalNProductConnection2ᚖmeridianᚋgraphᚋmodelᚐProductConnection(ctx, selections, v)
 		},
 		true,
@@ -1745,7 +1973,7 @@ func (ec *executionContext) _Query_categories(ctx context.Context, field graphql
 			return ec.Resolvers.Query().Categories(ctx, fc.Args["locale"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.Category) graphql.Marshaler {
+		func(ctx context.Context, selections ast.SelectionSet, v []*model1.Category) graphql.Marshaler {
 			return ec.marshalNCategory2ᚕᚖmeridianᚋresolversᚋmodelᚐCategoryᚄ(ctx, selections, v)
 		},
 		true,
@@ -2935,7 +3163,7 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 var categoryImplementors = []string{"Category"}
 
-func (ec *executionContext) _Category(ctx context.Context, sel ast.SelectionSet, obj *model.Category) graphql.Marshaler {
+func (ec *executionContext) _Category(ctx context.Context, sel ast.SelectionSet, obj *model1.Category) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, categoryImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -2978,7 +3206,7 @@ func (ec *executionContext) _Category(ctx context.Context, sel ast.SelectionSet,
 
 var freshnessImplementors = []string{"Freshness"}
 
-func (ec *executionContext) _Freshness(ctx context.Context, sel ast.SelectionSet, obj *model.Freshness) graphql.Marshaler {
+func (ec *executionContext) _Freshness(ctx context.Context, sel ast.SelectionSet, obj *model1.Freshness) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, freshnessImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -3021,7 +3249,7 @@ func (ec *executionContext) _Freshness(ctx context.Context, sel ast.SelectionSet
 
 var imageImplementors = []string{"Image"}
 
-func (ec *executionContext) _Image(ctx context.Context, sel ast.SelectionSet, obj *model.Image) graphql.Marshaler {
+func (ec *executionContext) _Image(ctx context.Context, sel ast.SelectionSet, obj *model1.Image) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, imageImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -3057,9 +3285,52 @@ func (ec *executionContext) _Image(ctx context.Context, sel ast.SelectionSet, ob
 	return out
 }
 
+var inventoryImplementors = []string{"Inventory"}
+
+func (ec *executionContext) _Inventory(ctx context.Context, sel ast.SelectionSet, obj *model.Inventory) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, inventoryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Inventory")
+		case "available":
+			out.Values[i] = ec._Inventory_available(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._Inventory_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "freshness":
+			out.Values[i] = ec._Inventory_freshness(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var moneyImplementors = []string{"Money"}
 
-func (ec *executionContext) _Money(ctx context.Context, sel ast.SelectionSet, obj *model.Money) graphql.Marshaler {
+func (ec *executionContext) _Money(ctx context.Context, sel ast.SelectionSet, obj *model1.Money) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, moneyImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -3102,7 +3373,7 @@ func (ec *executionContext) _Money(ctx context.Context, sel ast.SelectionSet, ob
 
 var pageInfoImplementors = []string{"PageInfo"}
 
-func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *model1.PageInfo) graphql.Marshaler {
+func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *model.PageInfo) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -3140,7 +3411,7 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 
 var productImplementors = []string{"Product"}
 
-func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, obj *model.Product) graphql.Marshaler {
+func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, obj *model1.Product) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, productImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -3152,43 +3423,49 @@ func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, 
 		case "id":
 			out.Values[i] = ec._Product_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "sku":
 			out.Values[i] = ec._Product_sku(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._Product_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "description":
 			out.Values[i] = ec._Product_description(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "price":
 			out.Values[i] = ec._Product_price(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "images":
 			out.Values[i] = ec._Product_images(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "category":
 			out.Values[i] = ec._Product_category(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "freshness":
 			out.Values[i] = ec._Product_freshness(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "inventory":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Product_inventory(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -3208,7 +3485,7 @@ func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, 
 
 var productConnectionImplementors = []string{"ProductConnection"}
 
-func (ec *executionContext) _ProductConnection(ctx context.Context, sel ast.SelectionSet, obj *model1.ProductConnection) graphql.Marshaler {
+func (ec *executionContext) _ProductConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ProductConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, productConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -3251,7 +3528,7 @@ func (ec *executionContext) _ProductConnection(ctx context.Context, sel ast.Sele
 
 var productEdgeImplementors = []string{"ProductEdge"}
 
-func (ec *executionContext) _ProductEdge(ctx context.Context, sel ast.SelectionSet, obj *model1.ProductEdge) graphql.Marshaler {
+func (ec *executionContext) _ProductEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ProductEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, productEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -3737,7 +4014,7 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
-func (ec *executionContext) marshalNCategory2ᚕᚖmeridianᚋresolversᚋmodelᚐCategoryᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Category) graphql.Marshaler {
+func (ec *executionContext) marshalNCategory2ᚕᚖmeridianᚋresolversᚋmodelᚐCategoryᚄ(ctx context.Context, sel ast.SelectionSet, v []*model1.Category) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -3753,7 +4030,7 @@ func (ec *executionContext) marshalNCategory2ᚕᚖmeridianᚋresolversᚋmodel�
 	return ret
 }
 
-func (ec *executionContext) marshalNCategory2ᚖmeridianᚋresolversᚋmodelᚐCategory(ctx context.Context, sel ast.SelectionSet, v *model.Category) graphql.Marshaler {
+func (ec *executionContext) marshalNCategory2ᚖmeridianᚋresolversᚋmodelᚐCategory(ctx context.Context, sel ast.SelectionSet, v *model1.Category) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Category!")
 		return graphql.Null
@@ -3761,17 +4038,17 @@ func (ec *executionContext) marshalNCategory2ᚖmeridianᚋresolversᚋmodelᚐC
 	return ec._Category(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNDataSource2meridianᚋresolversᚋmodelᚐDataSource(ctx context.Context, v any) (model.DataSource, error) {
-	var res model.DataSource
+func (ec *executionContext) unmarshalNDataSource2meridianᚋresolversᚋmodelᚐDataSource(ctx context.Context, v any) (model1.DataSource, error) {
+	var res model1.DataSource
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNDataSource2meridianᚋresolversᚋmodelᚐDataSource(ctx context.Context, sel ast.SelectionSet, v model.DataSource) graphql.Marshaler {
+func (ec *executionContext) marshalNDataSource2meridianᚋresolversᚋmodelᚐDataSource(ctx context.Context, sel ast.SelectionSet, v model1.DataSource) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) marshalNFreshness2ᚖmeridianᚋresolversᚋmodelᚐFreshness(ctx context.Context, sel ast.SelectionSet, v *model.Freshness) graphql.Marshaler {
+func (ec *executionContext) marshalNFreshness2ᚖmeridianᚋresolversᚋmodelᚐFreshness(ctx context.Context, sel ast.SelectionSet, v *model1.Freshness) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Freshness!")
 		return graphql.Null
@@ -3822,7 +4099,7 @@ func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast
 	return ret
 }
 
-func (ec *executionContext) marshalNImage2ᚕᚖmeridianᚋresolversᚋmodelᚐImageᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Image) graphql.Marshaler {
+func (ec *executionContext) marshalNImage2ᚕᚖmeridianᚋresolversᚋmodelᚐImageᚄ(ctx context.Context, sel ast.SelectionSet, v []*model1.Image) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -3838,7 +4115,7 @@ func (ec *executionContext) marshalNImage2ᚕᚖmeridianᚋresolversᚋmodelᚐI
 	return ret
 }
 
-func (ec *executionContext) marshalNImage2ᚖmeridianᚋresolversᚋmodelᚐImage(ctx context.Context, sel ast.SelectionSet, v *model.Image) graphql.Marshaler {
+func (ec *executionContext) marshalNImage2ᚖmeridianᚋresolversᚋmodelᚐImage(ctx context.Context, sel ast.SelectionSet, v *model1.Image) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Image!")
 		return graphql.Null
@@ -3860,7 +4137,7 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
-func (ec *executionContext) marshalNMoney2ᚖmeridianᚋresolversᚋmodelᚐMoney(ctx context.Context, sel ast.SelectionSet, v *model.Money) graphql.Marshaler {
+func (ec *executionContext) marshalNMoney2ᚖmeridianᚋresolversᚋmodelᚐMoney(ctx context.Context, sel ast.SelectionSet, v *model1.Money) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Money!")
 		return graphql.Null
@@ -3868,7 +4145,7 @@ func (ec *executionContext) marshalNMoney2ᚖmeridianᚋresolversᚋmodelᚐMone
 	return ec._Money(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNPageInfo2ᚖmeridianᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model1.PageInfo) graphql.Marshaler {
+func (ec *executionContext) marshalNPageInfo2ᚖmeridianᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "PageInfo!")
 		return graphql.Null
@@ -3876,7 +4153,7 @@ func (ec *executionContext) marshalNPageInfo2ᚖmeridianᚋgraphᚋmodelᚐPageI
 	return ec._PageInfo(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNProduct2ᚕᚖmeridianᚋresolversᚋmodelᚐProduct(ctx context.Context, sel ast.SelectionSet, v []*model.Product) graphql.Marshaler {
+func (ec *executionContext) marshalNProduct2ᚕᚖmeridianᚋresolversᚋmodelᚐProduct(ctx context.Context, sel ast.SelectionSet, v []*model1.Product) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -3886,7 +4163,7 @@ func (ec *executionContext) marshalNProduct2ᚕᚖmeridianᚋresolversᚋmodel�
 	return ret
 }
 
-func (ec *executionContext) marshalNProduct2ᚖmeridianᚋresolversᚋmodelᚐProduct(ctx context.Context, sel ast.SelectionSet, v *model.Product) graphql.Marshaler {
+func (ec *executionContext) marshalNProduct2ᚖmeridianᚋresolversᚋmodelᚐProduct(ctx context.Context, sel ast.SelectionSet, v *model1.Product) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Product!")
 		return graphql.Null
@@ -3894,7 +4171,7 @@ func (ec *executionContext) marshalNProduct2ᚖmeridianᚋresolversᚋmodelᚐPr
 	return ec._Product(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNProductConnection2ᚖmeridianᚋgraphᚋmodelᚐProductConnection(ctx context.Context, sel ast.SelectionSet, v *model1.ProductConnection) graphql.Marshaler {
+func (ec *executionContext) marshalNProductConnection2ᚖmeridianᚋgraphᚋmodelᚐProductConnection(ctx context.Context, sel ast.SelectionSet, v *model.ProductConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ProductConnection!")
 		return graphql.Null
@@ -3902,7 +4179,7 @@ func (ec *executionContext) marshalNProductConnection2ᚖmeridianᚋgraphᚋmode
 	return ec._ProductConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNProductEdge2ᚕᚖmeridianᚋgraphᚋmodelᚐProductEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model1.ProductEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNProductEdge2ᚕᚖmeridianᚋgraphᚋmodelᚐProductEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ProductEdge) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -3918,12 +4195,22 @@ func (ec *executionContext) marshalNProductEdge2ᚕᚖmeridianᚋgraphᚋmodel�
 	return ret
 }
 
-func (ec *executionContext) marshalNProductEdge2ᚖmeridianᚋgraphᚋmodelᚐProductEdge(ctx context.Context, sel ast.SelectionSet, v *model1.ProductEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNProductEdge2ᚖmeridianᚋgraphᚋmodelᚐProductEdge(ctx context.Context, sel ast.SelectionSet, v *model.ProductEdge) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ProductEdge!")
 		return graphql.Null
 	}
 	return ec._ProductEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNStockStatus2meridianᚋgraphᚋmodelᚐStockStatus(ctx context.Context, v any) (model.StockStatus, error) {
+	var res model.StockStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStockStatus2meridianᚋgraphᚋmodelᚐStockStatus(ctx context.Context, sel ast.SelectionSet, v model.StockStatus) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -4126,11 +4413,27 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
-func (ec *executionContext) marshalOCategory2ᚖmeridianᚋresolversᚋmodelᚐCategory(ctx context.Context, sel ast.SelectionSet, v *model.Category) graphql.Marshaler {
+func (ec *executionContext) marshalOCategory2ᚖmeridianᚋresolversᚋmodelᚐCategory(ctx context.Context, sel ast.SelectionSet, v *model1.Category) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Category(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOConsistency2ᚖmeridianᚋgraphᚋmodelᚐConsistency(ctx context.Context, v any) (*model.Consistency, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.Consistency)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOConsistency2ᚖmeridianᚋgraphᚋmodelᚐConsistency(ctx context.Context, sel ast.SelectionSet, v *model.Consistency) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
@@ -4169,7 +4472,14 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	return res
 }
 
-func (ec *executionContext) marshalOProduct2ᚖmeridianᚋresolversᚋmodelᚐProduct(ctx context.Context, sel ast.SelectionSet, v *model.Product) graphql.Marshaler {
+func (ec *executionContext) marshalOInventory2ᚖmeridianᚋgraphᚋmodelᚐInventory(ctx context.Context, sel ast.SelectionSet, v *model.Inventory) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Inventory(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOProduct2ᚖmeridianᚋresolversᚋmodelᚐProduct(ctx context.Context, sel ast.SelectionSet, v *model1.Product) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

@@ -16,6 +16,11 @@ import (
 	"unicode/utf8"
 )
 
+// Inventory is the resolver for the inventory field.
+func (r *productResolver) Inventory(ctx context.Context, obj *model.Product, consistency *model1.Consistency) (*model1.Inventory, error) {
+	return inventory(ctx, obj.Sku, consistency)
+}
+
 // Product is the resolver for the product field.
 func (r *queryResolver) Product(ctx context.Context, id string, locale *string) (*model.Product, error) {
 	loc, err := requestLocale(ctx, locale)
@@ -135,7 +140,13 @@ func (r *queryResolver) Categories(ctx context.Context, locale *string) ([]*mode
 	return out, nil
 }
 
+// Product returns graph.ProductResolver implementation.
+func (r *Resolver) Product() graph.ProductResolver { return &productResolver{r} }
+
 // Query returns graph.QueryResolver implementation.
 func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 
-type queryResolver struct{ *Resolver }
+type (
+	productResolver struct{ *Resolver }
+	queryResolver   struct{ *Resolver }
+)

@@ -3,8 +3,20 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
 	"meridian/resolvers/model"
+	"strconv"
 )
+
+// Stock of a product, as known to the global master data.
+type Inventory struct {
+	// Units available to sell; never invented by the region.
+	Available int              `json:"available"`
+	Status    StockStatus      `json:"status"`
+	Freshness *model.Freshness `json:"freshness"`
+}
 
 // Paging state of a connection.
 type PageInfo struct {
@@ -29,4 +41,123 @@ type ProductEdge struct {
 }
 
 type Query struct {
+}
+
+// How live a value from a global origin must be.
+type Consistency string
+
+const (
+	// The freshest in-country copy younger than the max-age (default 30s); an
+	// older copy is served at once while one batched background refresh runs;
+	// only with no usable copy does the request wait for the origin.
+	ConsistencyCached Consistency = "CACHED"
+	// Ask the origin during this request, within its deadline budget.
+	ConsistencyLive Consistency = "LIVE"
+)
+
+var AllConsistency = []Consistency{
+	ConsistencyCached,
+	ConsistencyLive,
+}
+
+func (e Consistency) IsValid() bool {
+	switch e {
+	case ConsistencyCached, ConsistencyLive:
+		return true
+	}
+	return false
+}
+
+func (e Consistency) String() string {
+	return string(e)
+}
+
+func (e *Consistency) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = Consistency(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid Consistency", str)
+	}
+	return nil
+}
+
+func (e Consistency) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *Consistency) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e Consistency) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Stock status derived from the available units.
+type StockStatus string
+
+const (
+	StockStatusInStock StockStatus = "IN_STOCK"
+	// Ten units or fewer.
+	StockStatusLowStock   StockStatus = "LOW_STOCK"
+	StockStatusOutOfStock StockStatus = "OUT_OF_STOCK"
+)
+
+var AllStockStatus = []StockStatus{
+	StockStatusInStock,
+	StockStatusLowStock,
+	StockStatusOutOfStock,
+}
+
+func (e StockStatus) IsValid() bool {
+	switch e {
+	case StockStatusInStock, StockStatusLowStock, StockStatusOutOfStock:
+		return true
+	}
+	return false
+}
+
+func (e StockStatus) String() string {
+	return string(e)
+}
+
+func (e *StockStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = StockStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid StockStatus", str)
+	}
+	return nil
+}
+
+func (e StockStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *StockStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e StockStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

@@ -54,6 +54,28 @@ type Config struct {
 
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: grace period for in-flight requests
 	Limits          Limits
+	Origins         Origins
+	Cache           Cache
+}
+
+// Origins configures how global origins are called and how old their
+// copies may be.
+type Origins struct {
+	Budget          time.Duration // ORIGIN_BUDGET: deadline of one read call to a global origin
+	BreakerFailures int           // BREAKER_FAILURES: consecutive failures that open an origin's breaker
+	BreakerOpenFor  time.Duration // BREAKER_OPEN_FOR: how long a breaker stays open before a probe
+	InventoryMaxAge time.Duration // INVENTORY_MAX_AGE: CACHED inventory younger than this is served as is
+	InventorySWR    time.Duration // INVENTORY_STALE_WHILE_REVALIDATE: window past max-age served while refreshing
+	LoaderWait      time.Duration // LOADER_WAIT: how long a dataloader gathers keys before one batch call
+	DemoLatency     time.Duration // DEMO_LATENCY: simulated border latency in demo mode
+	DemoJitter      time.Duration // DEMO_JITTER: ± jitter on DEMO_LATENCY
+}
+
+// Cache bounds the in-process cache (last-known-good copies and, when
+// REDIS_URL is set, the front of the shared cache).
+type Cache struct {
+	MaxEntries int   // CACHE_MAX_ENTRIES
+	MaxBytes   int64 // CACHE_MAX_BYTES
 }
 
 // Default returns the configuration used when no variable is set: the
@@ -73,6 +95,17 @@ func Default() Config {
 			ExecutionTimeout: 10 * time.Second,
 			MaxPageSize:      100,
 		},
+		Origins: Origins{
+			Budget:          300 * time.Millisecond,
+			BreakerFailures: 5,
+			BreakerOpenFor:  5 * time.Second,
+			InventoryMaxAge: 30 * time.Second,
+			InventorySWR:    10 * time.Minute,
+			LoaderWait:      time.Millisecond,
+			DemoLatency:     180 * time.Millisecond,
+			DemoJitter:      30 * time.Millisecond,
+		},
+		Cache: Cache{MaxEntries: 100_000, MaxBytes: 64 << 20},
 	}
 }
 
@@ -147,6 +180,18 @@ func fromLookup(get lookup) (Config, error) {
 	integer("MAX_BODY_BYTES", &body)
 	c.Limits.MaxBodyBytes = int64(body)
 	duration("EXECUTION_TIMEOUT", &c.Limits.ExecutionTimeout)
+	duration("ORIGIN_BUDGET", &c.Origins.Budget)
+	integer("BREAKER_FAILURES", &c.Origins.BreakerFailures)
+	duration("BREAKER_OPEN_FOR", &c.Origins.BreakerOpenFor)
+	duration("INVENTORY_MAX_AGE", &c.Origins.InventoryMaxAge)
+	duration("INVENTORY_STALE_WHILE_REVALIDATE", &c.Origins.InventorySWR)
+	duration("LOADER_WAIT", &c.Origins.LoaderWait)
+	duration("DEMO_LATENCY", &c.Origins.DemoLatency)
+	duration("DEMO_JITTER", &c.Origins.DemoJitter)
+	integer("CACHE_MAX_ENTRIES", &c.Cache.MaxEntries)
+	cacheBytes := int(c.Cache.MaxBytes)
+	integer("CACHE_MAX_BYTES", &cacheBytes)
+	c.Cache.MaxBytes = int64(cacheBytes)
 
 	if len(errs) > 0 {
 		return c, fmt.Errorf("config: %w", errors.Join(errs...))
@@ -236,6 +281,31 @@ func (c Config) Validate() error {
 	if l.ExecutionTimeout <= 0 {
 		bad("EXECUTION_TIMEOUT must be positive")
 	}
+	o := c.Origins
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"ORIGIN_BUDGET", o.Budget}, {"BREAKER_OPEN_FOR", o.BreakerOpenFor},
+		{"INVENTORY_MAX_AGE", o.InventoryMaxAge}, {"INVENTORY_STALE_WHILE_REVALIDATE", o.InventorySWR},
+		{"LOADER_WAIT", o.LoaderWait},
+	} {
+		if d.v <= 0 {
+			bad("%s must be positive", d.name)
+		}
+	}
+	if o.DemoLatency < 0 || o.DemoJitter < 0 {
+		bad("DEMO_LATENCY and DEMO_JITTER must not be negative")
+	}
+	if o.BreakerFailures < 1 {
+		bad("BREAKER_FAILURES must be at least 1")
+	}
+	if o.Budget >= l.ExecutionTimeout {
+		bad("ORIGIN_BUDGET (%s) must be shorter than EXECUTION_TIMEOUT (%s), or a slow origin makes a slow page", o.Budget, l.ExecutionTimeout)
+	}
+	if c.Cache.MaxEntries < 1 || c.Cache.MaxBytes < 1<<20 {
+		bad("CACHE_MAX_ENTRIES must be at least 1 and CACHE_MAX_BYTES at least 1048576")
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))
 	}
@@ -261,6 +331,16 @@ func (c Config) Redacted() []any {
 		"MAX_PAGE_SIZE", c.Limits.MaxPageSize,
 		"MAX_BODY_BYTES", c.Limits.MaxBodyBytes,
 		"EXECUTION_TIMEOUT", c.Limits.ExecutionTimeout.String(),
+		"ORIGIN_BUDGET", c.Origins.Budget.String(),
+		"BREAKER_FAILURES", c.Origins.BreakerFailures,
+		"BREAKER_OPEN_FOR", c.Origins.BreakerOpenFor.String(),
+		"INVENTORY_MAX_AGE", c.Origins.InventoryMaxAge.String(),
+		"INVENTORY_STALE_WHILE_REVALIDATE", c.Origins.InventorySWR.String(),
+		"LOADER_WAIT", c.Origins.LoaderWait.String(),
+		"DEMO_LATENCY", c.Origins.DemoLatency.String(),
+		"DEMO_JITTER", c.Origins.DemoJitter.String(),
+		"CACHE_MAX_ENTRIES", c.Cache.MaxEntries,
+		"CACHE_MAX_BYTES", c.Cache.MaxBytes,
 	}
 }
 

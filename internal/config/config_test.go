@@ -68,6 +68,10 @@ func TestFromMapRejects(t *testing.T) {
 		{"zero depth", map[string]string{"MAX_QUERY_DEPTH": "0"}, "MAX_QUERY_DEPTH must be at least 1"},
 		{"bad duration", map[string]string{"EXECUTION_TIMEOUT": "10"}, "EXECUTION_TIMEOUT"},
 		{"tiny body", map[string]string{"MAX_BODY_BYTES": "10"}, "MAX_BODY_BYTES"},
+		{"budget beyond the execution timeout", map[string]string{"ORIGIN_BUDGET": "20s"}, "ORIGIN_BUDGET (20s) must be shorter"},
+		{"zero loader wait", map[string]string{"LOADER_WAIT": "0s"}, "LOADER_WAIT must be positive"},
+		{"zero breaker failures", map[string]string{"BREAKER_FAILURES": "0"}, "BREAKER_FAILURES"},
+		{"tiny cache", map[string]string{"CACHE_MAX_BYTES": "1000"}, "CACHE_MAX_BYTES"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

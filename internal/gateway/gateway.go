@@ -11,10 +11,13 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -23,7 +26,10 @@ import (
 
 	"meridian/graph"
 	"meridian/internal/config"
+	"meridian/internal/degraded"
 	"meridian/internal/graphqlhttp"
+	"meridian/internal/loaders"
+	"meridian/internal/metrics"
 	"meridian/internal/middleware"
 	"meridian/internal/playground"
 	"meridian/internal/querylimits"
@@ -38,20 +44,24 @@ type Pinger interface {
 // Deps are the stores and services the gateway serves from.
 type Deps struct {
 	Catalog resolvers.CatalogReader
+	// Loaders makes each request's dataloaders over the global origins.
+	Loaders *loaders.Factory
+	// Metrics receives GraphQL metrics and is served at /metrics.
+	Metrics *metrics.Metrics
 	// Ready lists what /readyz checks, by name.
 	Ready map[string]Pinger
 }
 
 // New returns the gateway's root handler.
 func New(cfg config.Config, deps Deps, log *slog.Logger) (http.Handler, error) {
-	if log == nil {
-		return nil, errors.New("gateway: a logger is required")
+	if log == nil || deps.Loaders == nil || deps.Metrics == nil {
+		return nil, errors.New("gateway: a logger, loaders and metrics are required")
 	}
 	res, err := resolvers.New(resolvers.Config{Catalog: deps.Catalog, MaxPageSize: cfg.Limits.MaxPageSize})
 	if err != nil {
 		return nil, err
 	}
-	exec, err := newExecutor(cfg, res, log)
+	exec, err := newExecutor(cfg, res, deps.Metrics, log)
 	if err != nil {
 		return nil, err
 	}
@@ -65,11 +75,14 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (http.Handler, error) {
 		writePlain(w, http.StatusOK, "ok\n")
 	})
 	mux.Handle("GET /readyz", readiness(deps.Ready))
+	mux.Handle("GET /metrics", deps.Metrics.Handler())
 	if cfg.Env == config.Development {
 		mux.Handle("/", playground.Handler())
 	}
 
 	var h http.Handler = mux
+	h = deps.Loaders.Middleware(h)
+	h = degradedReport(h)
 	h = middleware.Locale(h)
 	h = middleware.Recover(log)(h)
 	h = middleware.AccessLog(log)(h)
@@ -79,7 +92,7 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (http.Handler, error) {
 
 // newExecutor builds gqlgen's server with Meridian's transports, limits and
 // error handling.
-func newExecutor(cfg config.Config, res *resolvers.Resolver, log *slog.Logger) (*handler.Server, error) {
+func newExecutor(cfg config.Config, res *resolvers.Resolver, m *metrics.Metrics, log *slog.Logger) (*handler.Server, error) {
 	gc := graph.Config{Resolvers: res}
 	resolvers.SetComplexity(&gc.Complexity)
 	srv := handler.New(graph.NewExecutableSchema(gc))
@@ -98,7 +111,88 @@ func newExecutor(cfg config.Config, res *resolvers.Resolver, log *slog.Logger) (
 	srv.Use(extension.FixedComplexityLimit(cfg.Limits.MaxComplexity))
 	srv.SetErrorPresenter(graphqlhttp.ErrorPresenter(log))
 	srv.SetRecoverFunc(graphqlhttp.RecoverFunc(log))
+	srv.AroundResponses(reportDegraded)
+	srv.AroundResponses(observe(m))
 	return srv, nil
+}
+
+// degradedReport gives every request an empty report of degraded fields.
+func degradedReport(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, _ := degraded.WithReport(r.Context())
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// reportDegraded lists the fields served from fallback copies in the
+// response's extensions.degraded.
+func reportDegraded(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	if resp == nil {
+		return nil
+	}
+	if fields := degraded.FromContext(ctx).Fields(); fields != nil {
+		if resp.Extensions == nil {
+			resp.Extensions = map[string]any{}
+		}
+		resp.Extensions["degraded"] = fields
+	}
+	return resp
+}
+
+// wellFormedName accepts GraphQL operation names fit for a metric label.
+var wellFormedName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
+// maxOperationLabels bounds the distinct operation names in metrics:
+// names are chosen by clients, and each new one is a new time series.
+const maxOperationLabels = 200
+
+// operationLabels turns client-chosen operation names into a bounded set of
+// metric labels: the first maxOperationLabels well-formed names, then
+// "other".
+type operationLabels struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (o *operationLabels) label(name string) string {
+	if name == "" {
+		return "anonymous"
+	}
+	if !wellFormedName.MatchString(name) {
+		return "other"
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.seen[name] {
+		return name
+	}
+	if len(o.seen) >= maxOperationLabels {
+		return "other"
+	}
+	o.seen[name] = true
+	return name
+}
+
+// observe records each operation's latency by name and outcome.
+func observe(m *metrics.Metrics) graphql.ResponseMiddleware {
+	labels := &operationLabels{seen: map[string]bool{}}
+	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		start := time.Now()
+		resp := next(ctx)
+		name := "anonymous"
+		// The selected operation's own name: clients often send a named
+		// document without repeating the name in operationName.
+		if oc := graphql.GetOperationContext(ctx); oc != nil && oc.Operation != nil {
+			name = labels.label(oc.Operation.Name)
+		}
+		outcome := "ok"
+		if resp != nil && len(resp.Errors) > 0 {
+			outcome = "error"
+		}
+		m.GraphQLRequestDuration.WithLabelValues(name, outcome).Observe(time.Since(start).Seconds())
+		return resp
+	}
 }
 
 // readiness answers 200 when every store answers a ping within two seconds,

@@ -17,8 +17,16 @@ import (
 	"time"
 
 	"meridian/adapters/catalog"
+	"meridian/adapters/masterdata"
+	"meridian/internal/cache"
 	"meridian/internal/config"
 	"meridian/internal/db"
+	"meridian/internal/globalsim"
+	"meridian/internal/guard"
+	"meridian/internal/loaders"
+	"meridian/internal/metrics"
+	"meridian/internal/originhttp"
+	"meridian/resolvers"
 )
 
 // seedOnce loads the real seed into one SQLite mirror shared by the tests of
@@ -59,29 +67,67 @@ func seededStore(t *testing.T) catalog.Store {
 	return store
 }
 
-// newGateway returns a test server around the real handler, configured by
-// env over the defaults.
-func newGateway(t *testing.T, env map[string]string, reader ...any) *httptest.Server {
+// harness is the real gateway handler under httptest, over the seeded
+// mirror and a simulated global side with no latency.
+type harness struct {
+	*httptest.Server
+	sim   *httptest.Server // the simulated global side; /admin/... controls it
+	guard *guard.Guard     // the master-data guard
+}
+
+// newGateway returns a harness configured by env over the defaults; a
+// catalog given in reader replaces the seeded mirror.
+func newGateway(t *testing.T, env map[string]string, reader ...resolvers.CatalogReader) *harness {
 	t.Helper()
+	seed, err := os.ReadFile("../../testdata/catalog.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := globalsim.New(globalsim.Config{Catalog: seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	simSrv := httptest.NewServer(sim.Handler())
+	t.Cleanup(func() { sim.Close(); simSrv.Close() })
+
 	cfg, err := config.FromMap(env)
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	deps := Deps{Catalog: seededStore(t)}
-	for _, r := range reader {
-		deps.Catalog = r.(interface {
-			ProductsByID(context.Context, []string) (map[string]catalog.Product, error)
-			Search(context.Context, catalog.SearchQuery) (catalog.SearchPage, error)
-			Categories(context.Context) ([]catalog.Category, error)
-		})
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	mem, err := cache.NewMemory(cache.MemoryConfig{MaxEntries: 10_000, MaxBytes: 16 << 20})
+	if err != nil {
+		t.Fatal(err)
 	}
-	h, err := New(cfg, deps, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	g, err := guard.New(guard.Config{
+		Origin: "masterdata", Budget: cfg.Origins.Budget, FailuresToTrip: uint32(cfg.Origins.BreakerFailures),
+		OpenFor: cfg.Origins.BreakerOpenFor, Copies: mem, Log: quiet,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := originhttp.New(originhttp.Config{Origin: "masterdata", BaseURL: simSrv.URL + "/masterdata"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	factory, err := loaders.NewFactory(loaders.Config{
+		Masterdata: g, Inventory: masterdata.New(client), Wait: cfg.Origins.LoaderWait,
+		Policy: guard.Policy{MaxAge: cfg.Origins.InventoryMaxAge, StaleWhileRevalidate: cfg.Origins.InventorySWR},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := Deps{Catalog: seededStore(t), Loaders: factory, Metrics: metrics.New()}
+	for _, r := range reader {
+		deps.Catalog = r
+	}
+	h, err := New(cfg, deps, quiet)
 	if err != nil {
 		t.Fatalf("gateway.New: %v", err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return srv
+	return &harness{Server: srv, sim: simSrv, guard: g}
 }
 
 type gqlResponse struct {
@@ -109,7 +155,7 @@ type call struct {
 	headers     map[string]string
 }
 
-func do(t *testing.T, srv *httptest.Server, c call) (*http.Response, gqlResponse) {
+func do(t *testing.T, srv *harness, c call) (*http.Response, gqlResponse) {
 	t.Helper()
 	if c.method == "" {
 		c.method = http.MethodPost
@@ -384,7 +430,7 @@ func TestInternalErrorsAreMasked(t *testing.T) {
 }
 
 func TestExecutionTimeout(t *testing.T) {
-	srv := newGateway(t, map[string]string{"EXECUTION_TIMEOUT": "50ms"}, slowCatalog{})
+	srv := newGateway(t, map[string]string{"EXECUTION_TIMEOUT": "50ms", "ORIGIN_BUDGET": "10ms"}, slowCatalog{})
 	_, out := do(t, srv, call{body: query(`{ categories { id } }`, nil)})
 	if got := out.codes(); len(got) != 1 || got[0] != "EXECUTION_TIMEOUT" {
 		t.Errorf("codes = %v, want [EXECUTION_TIMEOUT] (errors %+v)", got, out.Errors)
@@ -412,7 +458,9 @@ func TestHealthAndReadiness(t *testing.T) {
 		{"database down", map[string]Pinger{"database": down, "redis": up}, 503},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			h, err := New(cfg, Deps{Catalog: seededStore(t), Ready: tt.ready}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			base := newGateway(t, nil)
+			factory, _ := loaders.NewFactory(loaders.Config{Masterdata: base.guard, Inventory: noInventory{}})
+			h, err := New(cfg, Deps{Catalog: seededStore(t), Loaders: factory, Metrics: metrics.New(), Ready: tt.ready}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -428,6 +476,13 @@ func TestHealthAndReadiness(t *testing.T) {
 			}
 		})
 	}
+}
+
+// noInventory answers no SKU; for tests that never read inventory.
+type noInventory struct{}
+
+func (noInventory) Inventory(context.Context, []string) (map[string]masterdata.Inventory, error) {
+	return nil, nil
 }
 
 type pingFunc func(context.Context) error

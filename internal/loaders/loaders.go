@@ -1,0 +1,152 @@
+// Package loaders builds the per-request dataloaders that batch global
+// lookups reachable from lists: a page of 50 products asks master data for
+// inventory once, not 50 times, and a key asked twice in one request is
+// fetched once.
+//
+// Loaders are created for each request by Middleware and read through For.
+// They go through the guard (deadline, breaker, last-known-good), so a
+// batch that the origin cannot answer in time is served from copies.
+package loaders
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/graph-gophers/dataloader/v7"
+
+	"meridian/adapters/masterdata"
+	"meridian/internal/guard"
+)
+
+// InventorySource is the master-data call the inventory loaders batch.
+type InventorySource interface {
+	Inventory(ctx context.Context, skus []string) (map[string]masterdata.Inventory, error)
+}
+
+// Config configures the loaders of every request.
+type Config struct {
+	// Masterdata guards calls to the master-data origin (required).
+	Masterdata *guard.Guard
+	// Inventory answers inventory batches (required).
+	Inventory InventorySource
+	// Policy is the freshness of CACHED inventory reads.
+	Policy guard.Policy
+	// Wait is how long a loader collects keys before it calls the batch
+	// function. gqlgen resolves list items in goroutines started together,
+	// so a short wait already gathers a whole page; every millisecond here
+	// is added to every page that misses its copies. Default 1ms.
+	Wait time.Duration
+	// MaxBatch caps keys per batch (default 500, the origin's limit).
+	MaxBatch int
+	// Naive turns batching and the guard off: one origin call per key, no
+	// deadline budget, breaker or copies. It exists only as the baseline the
+	// benchmarks measure the real configuration against; never in serving.
+	Naive bool
+}
+
+// Factory makes each request's loaders.
+type Factory struct {
+	cfg Config
+}
+
+// NewFactory validates cfg and returns a factory.
+func NewFactory(cfg Config) (*Factory, error) {
+	if cfg.Inventory == nil || (cfg.Masterdata == nil && !cfg.Naive) {
+		return nil, errors.New("loaders: Masterdata and Inventory are required")
+	}
+	if cfg.Wait <= 0 {
+		cfg.Wait = time.Millisecond
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 500
+	}
+	return &Factory{cfg: cfg}, nil
+}
+
+// InventoryItem is one SKU's inventory as the guard answered it: live, a
+// copy, or an error.
+type InventoryItem = guard.Item[masterdata.Inventory]
+
+// Loaders are one request's loaders.
+type Loaders struct {
+	// InventoryCached serves the freshest in-country copy within the
+	// policy, refreshing old copies in the background.
+	InventoryCached *dataloader.Loader[string, InventoryItem]
+	// InventoryLive asks master data now, falling back to copies.
+	InventoryLive *dataloader.Loader[string, InventoryItem]
+}
+
+// New returns fresh loaders for one request.
+func (f *Factory) New() *Loaders {
+	fetch := func(ctx context.Context, skus []string) (map[string]masterdata.Inventory, error) {
+		return f.cfg.Inventory.Inventory(ctx, skus)
+	}
+	opts := []dataloader.Option[string, InventoryItem]{
+		dataloader.WithWait[string, InventoryItem](f.cfg.Wait),
+		dataloader.WithBatchCapacity[string, InventoryItem](f.cfg.MaxBatch),
+	}
+	cached := func(ctx context.Context, skus []string) (map[string]InventoryItem, error) {
+		return guard.Cached(ctx, f.cfg.Masterdata, skus, f.cfg.Policy, fetch)
+	}
+	live := func(ctx context.Context, skus []string) (map[string]InventoryItem, error) {
+		return guard.Live(ctx, f.cfg.Masterdata, skus, fetch)
+	}
+	if f.cfg.Naive {
+		direct := func(ctx context.Context, skus []string) (map[string]InventoryItem, error) {
+			found, err := fetch(ctx, skus)
+			if err != nil {
+				return nil, err
+			}
+			out := make(map[string]InventoryItem, len(skus))
+			for _, k := range skus {
+				v, ok := found[k]
+				out[k] = InventoryItem{Value: v, Found: ok, Source: guard.SourceLive, AsOf: time.Now()}
+			}
+			return out, nil
+		}
+		cached, live = direct, direct
+		opts = []dataloader.Option[string, InventoryItem]{
+			dataloader.WithBatchCapacity[string, InventoryItem](1),
+			dataloader.WithCache[string, InventoryItem](&dataloader.NoCache[string, InventoryItem]{}),
+		}
+	}
+	return &Loaders{
+		InventoryCached: dataloader.NewBatchedLoader(batch(cached), opts...),
+		InventoryLive:   dataloader.NewBatchedLoader(batch(live), opts...),
+	}
+}
+
+// batch adapts a guarded map lookup to dataloader's ordered results.
+func batch(lookup func(context.Context, []string) (map[string]InventoryItem, error)) dataloader.BatchFunc[string, InventoryItem] {
+	return func(ctx context.Context, keys []string) []*dataloader.Result[InventoryItem] {
+		out := make([]*dataloader.Result[InventoryItem], len(keys))
+		items, err := lookup(ctx, keys)
+		for i, k := range keys {
+			if err != nil {
+				out[i] = &dataloader.Result[InventoryItem]{Error: err}
+				continue
+			}
+			it := items[k]
+			out[i] = &dataloader.Result[InventoryItem]{Data: it, Error: it.Err}
+		}
+		return out
+	}
+}
+
+type loadersKey struct{}
+
+// Middleware gives every request its own loaders.
+func (f *Factory) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), loadersKey{}, f.New())))
+	})
+}
+
+// For returns the request's loaders, or nil outside a request that went
+// through Middleware.
+func For(ctx context.Context) *Loaders {
+	l, _ := ctx.Value(loadersKey{}).(*Loaders)
+	return l
+}
