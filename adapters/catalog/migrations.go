@@ -21,6 +21,8 @@ const migrationComponent = "catalog"
 //   - catalog_product_texts: one row per product and locale with the name and
 //     description; either may be NULL when the product has the other text in
 //     that locale only.
+//   - catalog_inventory (version 2): inventory snapshots by SKU, written by
+//     the master data sync job.
 //
 // category_id is deliberately not a foreign key: the mirror follows the
 // product master in whatever order its changes arrive, and a product may
@@ -84,6 +86,32 @@ CREATE TABLE catalog_product_texts (
 	name        TEXT,
 	description TEXT,
 	PRIMARY KEY (product_id, locale)
+);
+`,
+		},
+		{
+			Version: 2,
+			Name:    "create catalog inventory snapshots",
+			// catalog_inventory: the sync job's last copy of each SKU's
+			// available quantity, with the master's own timestamp of
+			// it (source_updated_at) and when it was written here
+			// (mirrored_at). Keyed by SKU, not product ID, because that
+			// is how the master reports stock; deliberately not a
+			// foreign key, for the same reason as category_id above.
+			SQLite: `
+CREATE TABLE catalog_inventory (
+	sku               TEXT    NOT NULL PRIMARY KEY,
+	available         INTEGER NOT NULL CHECK (available >= 0),
+	source_updated_at TEXT    NOT NULL,
+	mirrored_at       TEXT    NOT NULL
+);
+`,
+			Postgres: `
+CREATE TABLE catalog_inventory (
+	sku               TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+	available         INTEGER     NOT NULL CHECK (available >= 0),
+	source_updated_at TIMESTAMPTZ NOT NULL,
+	mirrored_at       TIMESTAMPTZ NOT NULL
 );
 `,
 		},

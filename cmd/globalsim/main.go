@@ -7,9 +7,17 @@
 //
 //	globalsim [-addr 127.0.0.1:9090] [-latency 180ms] [-jitter 30ms]
 //	          [-catalog testdata/catalog.json] [-content testdata/content.json]
+//	          [-identities testdata/identities.json]
+//	          [-webhook URL [-webhook-secret SECRET]]
 //
-// An empty -content runs the CMS without pages. SIGINT or SIGTERM shuts the
-// server down gracefully.
+// An empty -content runs the CMS without pages. The demo OpenID Connect
+// identity provider is served under /idp with the identities file, and not
+// at all with an empty -identities. With -webhook, every admin
+// edit of master data or content is announced to URL by a POST signed with
+// the secret (see api/global.openapi.yaml); the secret comes from
+// -webhook-secret or, when that is empty, from the WEBHOOK_SECRET
+// environment variable, which keeps it out of the process list. SIGINT or
+// SIGTERM shuts the server down gracefully.
 package main
 
 import (
@@ -18,6 +26,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -30,14 +39,21 @@ import (
 // shutdownGrace bounds how long in-flight requests get to finish on exit.
 const shutdownGrace = 5 * time.Second
 
+// webhookSecretEnv is the environment variable the webhook secret is read
+// from when -webhook-secret is not given.
+const webhookSecretEnv = "WEBHOOK_SECRET"
+
 type options struct {
 	addr, catalog, content string
 	latency, jitter        time.Duration
+	webhookURL             string
+	webhookSecret          string // never logged
+	identities             string
 }
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	opts, err := parseFlags(os.Args[1:])
+	opts, err := parseFlags(os.Args[1:], os.Getenv)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return
@@ -53,7 +69,8 @@ func main() {
 	}
 }
 
-func parseFlags(args []string) (options, error) {
+// parseFlags reads the command line; getenv supplies WEBHOOK_SECRET.
+func parseFlags(args []string, getenv func(string) string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("globalsim", flag.ContinueOnError)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:9090", "listen address")
@@ -61,11 +78,20 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.jitter, "jitter", 30*time.Millisecond, "default jitter (±) of every origin")
 	fs.StringVar(&o.catalog, "catalog", "testdata/catalog.json", "catalog seed JSON")
 	fs.StringVar(&o.content, "content", "testdata/content.json", "CMS content JSON; empty for none")
+	fs.StringVar(&o.identities, "identities", "testdata/identities.json", "demo identities of the identity provider under /idp; empty for none")
+	fs.StringVar(&o.webhookURL, "webhook", "", "URL notified after admin edits of master data or content; empty for none")
+	fs.StringVar(&o.webhookSecret, "webhook-secret", "", "secret signing webhook notifications (default: $"+webhookSecretEnv+")")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if o.webhookSecret == "" {
+		o.webhookSecret = getenv(webhookSecretEnv)
+	}
+	if o.webhookURL != "" && o.webhookSecret == "" {
+		return o, fmt.Errorf("-webhook needs a secret: set -webhook-secret or %s", webhookSecretEnv)
 	}
 	return o, nil
 }
@@ -73,6 +99,9 @@ func parseFlags(args []string) (options, error) {
 // run serves until ctx is cancelled, then shuts down.
 func run(ctx context.Context, o options, log *slog.Logger) error {
 	cfg := globalsim.Config{Latency: o.latency, Jitter: o.jitter, Logger: log}
+	if o.webhookURL != "" {
+		cfg.Webhook = globalsim.WebhookConfig{URL: o.webhookURL, Secret: []byte(o.webhookSecret)}
+	}
 	var err error
 	if cfg.Catalog, err = os.ReadFile(o.catalog); err != nil {
 		return fmt.Errorf("read catalog seed (run from the repository root or set -catalog): %w", err)
@@ -80,6 +109,11 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if o.content != "" {
 		if cfg.Content, err = os.ReadFile(o.content); err != nil {
 			return fmt.Errorf("read content (set -content \"\" to run without pages): %w", err)
+		}
+	}
+	if o.identities != "" {
+		if cfg.Identities, err = os.ReadFile(o.identities); err != nil {
+			return fmt.Errorf("read identities (set -identities \"\" to run without the identity provider): %w", err)
 		}
 	}
 	sim, err := globalsim.New(cfg)
@@ -111,4 +145,22 @@ func logServing(log *slog.Logger, sim *globalsim.Sim, srv *globalsim.Server, o o
 		log.Info("origin", "name", origin, "base_url", srv.OriginURL(origin), "routes", strings.Join(byOrigin[origin], ", "))
 	}
 	log.Info("admin API (no faults, not logged)", "base_url", srv.URL()+"/admin", "routes", strings.Join(byOrigin[""], ", "))
+	if o.webhookURL != "" {
+		log.Info("webhook notifications on", "receiver", redactedURL(o.webhookURL))
+	}
+	if idp := sim.IdP(); idp != nil {
+		log.Info("demo identity provider", "issuer", idp.Issuer(), "identities", o.identities,
+			"dev_token", idp.Issuer()+"/dev/token?sub=cust-0001")
+	}
+}
+
+// redactedURL is the webhook URL without user info and query, which may
+// carry a receiver's credentials.
+func redactedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable)"
+	}
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	return u.String()
 }

@@ -10,6 +10,13 @@
 //	/orders/v1/...      idempotent order creation, lookup, listing by subject
 //	/cms/v1/...         localized marketing pages and their change feed
 //	/admin/...          the simulator's own controls: faults, request log, edits
+//	/idp/...            the demo OpenID Connect identity provider (package idpsim),
+//	                    with Config.Identities; documented by its discovery document
+//
+// Edits through /admin (PATCH a product or page, DELETE a product) append to
+// the change feeds exactly as the real systems' back offices would, and,
+// with Config.Webhook set, are announced to a receiver by a signed POST so
+// that mirrors can sync at once instead of at their next poll.
 //
 // api/global.openapi.yaml is the contract; a test keeps this package and the
 // document in step, both ways. Conventions shared by every system: bodies are

@@ -26,6 +26,7 @@ const (
 	ChangeProduct   = "product"   // names, descriptions, category or images changed
 	ChangePrice     = "price"     // the authoritative price changed
 	ChangeInventory = "inventory" // the available quantity changed
+	ChangeDeleted   = "deleted"   // the SKU left the master: it is gone from lookups and the listing
 )
 
 var (
@@ -98,7 +99,8 @@ type priceItem struct {
 }
 
 // mdChange is one entry of the master data change feed. Which of Product,
-// Price/Currency and Available is set depends on Kind.
+// Price/Currency and Available is set depends on Kind; a deletion carries
+// none of them.
 type mdChange struct {
 	ID        string       `json:"id"`
 	Kind      string       `json:"kind"`
@@ -455,6 +457,33 @@ func (md *masterdata) patch(sku string, pp productPatch, now time.Time) (patchRe
 		changes = append(changes, md.recordInventory(p, now))
 	}
 	return patchResult{Product: p.toJSON(), Inventory: p.inventory(), Changes: changes}, nil
+}
+
+// deleteResult is what the admin DELETE answers: the SKU removed and the
+// feed entry its removal appended.
+type deleteResult struct {
+	SKU    string   `json:"sku"`
+	Change mdChange `json:"change"`
+}
+
+// remove takes a SKU out of the master, as a back-office user retiring a
+// product would: it disappears from lookups and the listing, and the feed
+// records its deletion so that mirrors drop it too. Orders already placed
+// keep their lines; new orders naming the SKU are refused as unknown.
+func (md *masterdata) remove(sku string, now time.Time) (deleteResult, error) {
+	md.mu.Lock()
+	defer md.mu.Unlock()
+	if md.bySKU[sku] == nil {
+		return deleteResult{}, newAPIError(http.StatusNotFound, "not_found", "no product with sku %q", sku)
+	}
+	delete(md.bySKU, sku)
+	if i, found := slices.BinarySearch(md.skus, sku); found {
+		md.skus = slices.Delete(md.skus, i, i+1)
+	}
+	change := md.changes.add(func(id string) mdChange {
+		return mdChange{ID: id, Kind: ChangeDeleted, SKU: sku, ChangedAt: now}
+	})
+	return deleteResult{SKU: sku, Change: change}, nil
 }
 
 func mergeTexts(base, patch map[string]string) map[string]string {

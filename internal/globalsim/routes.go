@@ -48,6 +48,7 @@ func routeTable() []routeSpec {
 		{Route{"", http.MethodGet, "/admin/requests"}, (*Sim).handleGetRequests},
 		{Route{"", http.MethodDelete, "/admin/requests"}, (*Sim).handleClearRequests},
 		{Route{"", http.MethodPatch, "/admin/masterdata/products/{sku}"}, (*Sim).handlePatchProduct},
+		{Route{"", http.MethodDelete, "/admin/masterdata/products/{sku}"}, (*Sim).handleDeleteProduct},
 		{Route{"", http.MethodPatch, "/admin/cms/pages/{slug}"}, (*Sim).handlePatchPage},
 	}
 }

@@ -20,11 +20,18 @@ type Server struct {
 }
 
 // Start listens on addr ("127.0.0.1:9090"; port 0 picks a free port) and
-// serves the simulator on it in the background until Shutdown.
+// serves the simulator on it in the background until Shutdown. The
+// identity provider, if any, gets the issuer URL() + IdPPath.
 func (s *Sim) Start(addr string) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("globalsim: listen on %s: %w", addr, err)
+	}
+	if s.idp != nil {
+		// The issuer is the address clients reach, known only now.
+		if err := s.idp.SetIssuer("http://" + ln.Addr().String() + IdPPath); err != nil {
+			return nil, errors.Join(err, ln.Close())
+		}
 	}
 	srv := &Server{
 		sim:    s,

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"meridian/internal/idpsim"
 )
 
 // Defaults applied to a zero Config field.
@@ -55,8 +57,21 @@ type Config struct {
 	// older than that is answered 410. Zero means DefaultFeedRetention.
 	FeedRetention int
 	// Logger receives operator-facing events (faults changed, orders
-	// created, data patched). Nil discards them.
+	// created, data patched, webhook deliveries that failed). Nil discards
+	// them.
 	Logger *slog.Logger
+	// Webhook, when its URL is set, is notified after every admin edit
+	// that changes master data or content (PATCH and DELETE under
+	// /admin/masterdata and /admin/cms): a signed POST of
+	// {"origin":"masterdata"|"cms","changes":N}, sent in the background
+	// with a short timeout and two retries, so the admin call never waits
+	// for it; failures are logged. The signature's timestamp comes from
+	// Now.
+	Webhook WebhookConfig
+	// Identities, in the format of testdata/identities.json, turns on the
+	// demo OpenID Connect identity provider (package idpsim) under
+	// IdPPath. Nil or empty runs without one.
+	Identities []byte
 }
 
 func (c Config) withDefaults() Config {
@@ -96,6 +111,9 @@ func (c Config) validate() error {
 	if c.RequestLogSize < 0 || c.FeedRetention < 0 {
 		errs = append(errs, fmt.Errorf("request log size %d and feed retention %d must not be negative", c.RequestLogSize, c.FeedRetention))
 	}
+	if err := c.Webhook.validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -111,8 +129,11 @@ type Sim struct {
 	cms    *cms
 	faults *faultTable
 	reqlog *requestLog
+	hook   *notifier // nil without Config.Webhook
 	mux    *http.ServeMux
 	routes map[string]bool // "METHOD /path" patterns of routeTable
+
+	idp *idpsim.IdP // under IdPPath; nil without Config.Identities
 
 	idMu  sync.Mutex
 	idRng *rand.Rand // guarded by idMu
@@ -140,7 +161,13 @@ func New(cfg Config) (*Sim, error) {
 	}
 	clock := cfg.Now
 	s.now = func() time.Time { return clock().UTC() }
+	s.hook = newNotifier(cfg.Webhook, s.now, s.log)
 	var err error
+	if len(bytes.TrimSpace(cfg.Identities)) > 0 {
+		if s.idp, err = idpsim.New(idpsim.Config{Identities: cfg.Identities, Now: s.now}); err != nil {
+			return nil, fmt.Errorf("globalsim: %w", err)
+		}
+	}
 	if s.md, err = newMasterdata(cfg.Catalog, s.now(), cfg.FeedRetention); err != nil {
 		return nil, fmt.Errorf("globalsim: %w", err)
 	}
@@ -169,8 +196,9 @@ func (s *Sim) buildMux() (*http.ServeMux, map[string]bool) {
 func (s *Sim) Handler() http.Handler { return http.HandlerFunc(s.serve) }
 
 // Close releases every request the simulator is holding or delaying (they
-// are answered 503), makes every later request answer 503, and returns once
-// no request is inside the simulator any more. It is idempotent.
+// are answered 503), makes every later request answer 503, abandons webhook
+// deliveries still in progress, and returns once no request is inside the
+// simulator and no delivery is running any more. It is idempotent.
 func (s *Sim) Close() {
 	s.lifeMu.Lock()
 	if !s.closed {
@@ -179,6 +207,8 @@ func (s *Sim) Close() {
 	}
 	s.lifeMu.Unlock()
 	s.inflight.Wait()
+	// After the requests: a request finishing an edit may still notify.
+	s.hook.close()
 }
 
 // enter admits a request unless the simulator is closed. Adding to inflight
@@ -219,6 +249,10 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.inflight.Done()
+	if s.idp != nil && isIdPPath(r.URL.Path) {
+		s.idp.Handler().ServeHTTP(w, r)
+		return
+	}
 	r, body, err := bufferBody(r)
 	if err != nil {
 		writeErr(w, err)

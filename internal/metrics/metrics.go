@@ -33,6 +33,13 @@ type Metrics struct {
 	// GraphQLRequestDuration observes GraphQL operations by operation name
 	// and outcome (ok, error).
 	GraphQLRequestDuration *prometheus.HistogramVec
+	// SyncLag is, per sync job, the seconds since the job's last
+	// successful run on any replica: how stale the mirror it keeps may be.
+	SyncLag *prometheus.GaugeVec
+	// SyncRuns counts sync job runs by job and outcome (ok, error,
+	// skipped when another replica holds the job's lease, cancelled on
+	// shutdown).
+	SyncRuns *prometheus.CounterVec
 }
 
 // New creates the collectors on a fresh registry, with Go runtime and
@@ -61,8 +68,15 @@ func New() *Metrics {
 		GraphQLRequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "meridian_graphql_request_duration_seconds", Help: "GraphQL operation latency by operation name and outcome.", Buckets: latency,
 		}, []string{"operation", "outcome"}),
+		SyncLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "meridian_sync_lag_seconds", Help: "Seconds since the sync job's last successful run.",
+		}, []string{"job"}),
+		SyncRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meridian_sync_runs_total", Help: "Sync job runs by outcome.",
+		}, []string{"job", "outcome"}),
 	}
 	r.MustRegister(m.OriginRequestDuration, m.OriginRequests, m.BreakerState, m.Fallbacks, m.CacheLookups, m.GraphQLRequestDuration)
+	r.MustRegister(m.SyncLag, m.SyncRuns)
 	return m
 }
 
