@@ -10,7 +10,11 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/subtle"
 	_ "embed"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,17 +28,27 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"meridian/adapters/catalog"
+	"meridian/adapters/cms"
+	"meridian/adapters/consent"
+	"meridian/adapters/content"
 	"meridian/adapters/masterdata"
+	"meridian/adapters/profile"
+	"meridian/internal/audit"
+	"meridian/internal/auth"
 	"meridian/internal/cache"
 	"meridian/internal/config"
 	"meridian/internal/db"
 	"meridian/internal/gateway"
 	"meridian/internal/globalsim"
 	"meridian/internal/guard"
+	"meridian/internal/lease"
 	"meridian/internal/loaders"
 	"meridian/internal/metrics"
 	"meridian/internal/originhttp"
 	"meridian/internal/playground"
+	"meridian/internal/syncjobs"
+	"meridian/internal/webhook"
+	"meridian/resolvers"
 )
 
 // seedCatalog is the catalog loaded into an empty mirror on first start,
@@ -48,6 +62,18 @@ var seedCatalog []byte
 //
 //go:embed testdata/content.json
 var seedContent []byte
+
+// seedIdentities are the demo users of the simulated identity provider:
+// pseudonymous subjects and roles, no personal data.
+//
+//go:embed testdata/identities.json
+var seedIdentities []byte
+
+// seedProfiles are the demo users' in-country profiles, loaded in demo mode
+// only.
+//
+//go:embed testdata/profiles.json
+var seedProfiles []byte
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -64,40 +90,70 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	log.Info("configuration", cfg.Redacted()...)
-	if cfg.DemoMode() {
+	demo := cfg.DemoMode()
+	if demo {
 		stopSim, err := startDemoOrigins(&cfg, log)
 		if err != nil {
 			return fmt.Errorf("demo origins: %w", err)
 		}
 		defer stopSim()
 	}
+	if cfg.AuditPseudonymKey == "" {
+		log.Warn("AUDIT_PSEUDONYM_KEY is not set: using the development key; never in production")
+		cfg.AuditPseudonymKey = "meridian-development-audit-pseudonym-key"
+	}
+	log.Info("configuration", cfg.Redacted()...)
 
 	database, err := db.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer database.Close()
-	store, err := catalog.NewSQLStore(ctx, database)
-	if err != nil {
-		return fmt.Errorf("catalog store: %w", err)
-	}
-	loaded, err := catalog.LoadSeed(ctx, store, seedCatalog, time.Now())
-	if err != nil {
-		return fmt.Errorf("load catalog seed: %w", err)
-	}
-	if loaded > 0 {
-		log.Info("catalog mirror seeded", "products", loaded)
-	}
-
 	ready := map[string]gateway.Pinger{"database": database}
-	copies, closeCache, err := openCache(ctx, cfg, ready)
+	copies, redisClient, closeCache, err := openCache(ctx, cfg, ready)
 	if err != nil {
 		return err
 	}
 	defer closeCache()
-
 	m := metrics.New()
+
+	// The in-country mirror and personal data.
+	catalogStore, err := catalog.NewSQLStore(ctx, database)
+	if err != nil {
+		return fmt.Errorf("catalog store: %w", err)
+	}
+	contentStore, err := content.NewSQLStore(ctx, database)
+	if err != nil {
+		return fmt.Errorf("content store: %w", err)
+	}
+	personal, err := openPersonalData(ctx, cfg, database)
+	if err != nil {
+		return err
+	}
+	if demo {
+		// Demo data only: a real deployment fills the mirror from the
+		// global side and never invents people.
+		if n, err := catalog.LoadSeed(ctx, catalogStore, seedCatalog, time.Now()); err != nil {
+			return fmt.Errorf("load catalog seed: %w", err)
+		} else if n > 0 {
+			log.Info("catalog mirror seeded with demo data", "products", n)
+		}
+		if n, err := profile.LoadDemoProfiles(ctx, personal.Profiles, seedProfiles); err != nil {
+			return fmt.Errorf("load demo profiles: %w", err)
+		} else if n > 0 {
+			log.Info("demo profiles loaded", "profiles", n)
+		}
+	}
+	contentReader, err := content.NewCachedReader(contentStore, copies, time.Minute)
+	if err != nil {
+		return err
+	}
+
+	// The global side: guarded reads, per-request loaders, sync jobs.
+	origins, err := newOriginClients(cfg)
+	if err != nil {
+		return err
+	}
 	masterdataGuard, err := guard.New(guard.Config{
 		Origin:         "masterdata",
 		Budget:         cfg.Origins.Budget,
@@ -110,25 +166,48 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	mdHTTP, err := originhttp.New(originhttp.Config{Origin: "masterdata", BaseURL: cfg.GlobalMasterdataURL})
-	if err != nil {
-		return fmt.Errorf("masterdata client: %w", err)
-	}
 	loaderFactory, err := loaders.NewFactory(loaders.Config{
 		Masterdata: masterdataGuard,
-		Inventory:  masterdata.New(mdHTTP),
+		Inventory:  origins.masterdata,
+		Mirror:     catalogStore,
 		Policy:     guard.Policy{MaxAge: cfg.Origins.InventoryMaxAge, StaleWhileRevalidate: cfg.Origins.InventorySWR},
 		Wait:       cfg.Origins.LoaderWait,
 	})
 	if err != nil {
 		return err
 	}
+	runner, err := newSyncRunner(ctx, cfg, database, redisClient, catalogStore, contentStore, contentReader, origins, m, log)
+	if err != nil {
+		return err
+	}
+	if err := runner.Start(ctx); err != nil {
+		return fmt.Errorf("start sync jobs: %w", err)
+	}
+	defer runner.Stop()
+	ready["catalog mirror"] = mirrorReady{catalogStore}
+
+	// Identity.
+	verifier, err := auth.NewVerifier(ctx, auth.VerifierConfig{Issuer: cfg.OIDC.Issuer, Audience: cfg.OIDC.Audience, Logger: log})
+	if err != nil {
+		return fmt.Errorf("token verifier: %w", err)
+	}
+	changes, err := changeWebhook(cfg, redisClient, runner)
+	if err != nil {
+		return err
+	}
 
 	h, err := gateway.New(cfg, gateway.Deps{
-		Catalog: store,
-		Loaders: loaderFactory,
-		Metrics: m,
-		Ready:   ready,
+		Catalog:  catalogStore,
+		Content:  contentReader,
+		Personal: personal,
+		Verifier: verifier,
+		Loaders:  loaderFactory,
+		Metrics:  m,
+		Ready:    ready,
+		Routes: map[string]http.Handler{
+			"POST /hooks/changes": changes,
+			"GET /admin/sync":     adminOnly(cfg, syncStatus(runner)),
+		},
 	}, log)
 	if err != nil {
 		return err
@@ -136,7 +215,12 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if cfg.Env == config.Development && !playground.Built() {
 		log.Warn("playground assets are not built: run `make playground` (or `make run`) for the playground at /")
 	}
+	return serve(ctx, cfg, h, log, masterdataGuard.WaitForRefreshes)
+}
 
+// serve runs the HTTP server until ctx ends, then drains in-flight
+// requests within the shutdown grace period.
+func serve(ctx context.Context, cfg config.Config, h http.Handler, log *slog.Logger, drain func()) error {
 	srv := &http.Server{
 		Addr:              cfg.Addr,
 		Handler:           h,
@@ -170,8 +254,183 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	masterdataGuard.WaitForRefreshes()
+	drain()
 	log.Info("stopped cleanly")
+	return nil
+}
+
+// originClients are the typed clients of the global origins.
+type originClients struct {
+	masterdata *masterdata.Client
+	cms        *cms.Client
+}
+
+func newOriginClients(cfg config.Config) (originClients, error) {
+	md, err := originhttp.New(originhttp.Config{Origin: "masterdata", BaseURL: cfg.GlobalMasterdataURL})
+	if err != nil {
+		return originClients{}, fmt.Errorf("masterdata client: %w", err)
+	}
+	cm, err := originhttp.New(originhttp.Config{Origin: "cms", BaseURL: cfg.GlobalCMSURL})
+	if err != nil {
+		return originClients{}, fmt.Errorf("cms client: %w", err)
+	}
+	return originClients{masterdata: masterdata.New(md), cms: cms.New(cm)}, nil
+}
+
+// openPersonalData opens the in-country stores of personal data.
+func openPersonalData(ctx context.Context, cfg config.Config, database *db.DB) (resolvers.PersonalData, error) {
+	profiles, err := profile.NewSQLStore(ctx, database)
+	if err != nil {
+		return resolvers.PersonalData{}, fmt.Errorf("profile store: %w", err)
+	}
+	consents, err := consent.NewSQLStore(ctx, database)
+	if err != nil {
+		return resolvers.PersonalData{}, fmt.Errorf("consent store: %w", err)
+	}
+	trail, err := audit.NewSQLStore(ctx, database, audit.Config{PseudonymKey: []byte(cfg.AuditPseudonymKey)})
+	if err != nil {
+		return resolvers.PersonalData{}, fmt.Errorf("audit store: %w", err)
+	}
+	return resolvers.PersonalData{Profiles: profiles, Consents: consents, Audit: trail, PolicyVersion: cfg.PolicyVersion}, nil
+}
+
+// newSyncRunner builds the sync jobs over the mirror, exclusive across
+// replicas through the database's advisory locks (PostgreSQL), Redis when
+// configured, or an in-process lock (SQLite: one process owns the file).
+func newSyncRunner(ctx context.Context, cfg config.Config, database *db.DB, redisClient redis.UniversalClient,
+	catalogStore *catalog.SQLStore, contentStore *content.SQLStore, contentReader *content.CachedReader,
+	origins originClients, m *metrics.Metrics, log *slog.Logger) (*syncjobs.Runner, error) {
+	state, err := syncjobs.NewSQLStateStore(ctx, database)
+	if err != nil {
+		return nil, err
+	}
+	var l lease.Lease
+	switch {
+	case database.Dialect() == db.Postgres:
+		l, err = lease.NewPostgres(database)
+	case redisClient != nil:
+		l, err = lease.NewRedis(redisClient, "meridian:lease:", time.Minute)
+	default:
+		l = lease.NewLocal()
+	}
+	if err != nil {
+		return nil, err
+	}
+	mdJob, err := syncjobs.NewMasterdataJob(origins.masterdata, catalogStore)
+	if err != nil {
+		return nil, err
+	}
+	cmsJob, err := syncjobs.NewCMSJob(origins.cms, contentStore)
+	if err != nil {
+		return nil, err
+	}
+	return syncjobs.NewRunner(syncjobs.Config{
+		State:    state,
+		Lease:    syncLease{l},
+		Interval: cfg.SyncInterval,
+		Logger:   log.With("component", "sync"),
+		Metrics:  m,
+		OnChange: func(ctx context.Context, c syncjobs.Change) {
+			if c.Kind == syncjobs.ChangeContent {
+				if err := contentReader.Purge(ctx, c.IDs); err != nil {
+					log.Warn("content cache purge failed", "err", err)
+				}
+			}
+		},
+	}, mdJob, cmsJob)
+}
+
+// syncLease adapts a lease.Lease to the sync runner, passing on loss so a
+// run stops when another replica could take over.
+type syncLease struct{ l lease.Lease }
+
+func (a syncLease) TryAcquireWithLoss(ctx context.Context, name string) (func(context.Context) error, <-chan struct{}, bool, error) {
+	h, ok, err := a.l.TryAcquire(ctx, name)
+	if err != nil || !ok {
+		return nil, nil, ok, err
+	}
+	return h.Release, h.Lost(), true, nil
+}
+
+func (a syncLease) TryAcquire(ctx context.Context, name string) (func(context.Context) error, bool, error) {
+	release, _, ok, err := a.TryAcquireWithLoss(ctx, name)
+	return release, ok, err
+}
+
+// changeWebhook verifies the global side's signed change notifications and
+// triggers an immediate incremental sync of the origin that changed.
+func changeWebhook(cfg config.Config, redisClient redis.UniversalClient, runner *syncjobs.Runner) (http.Handler, error) {
+	var replays webhook.ReplayStore
+	var err error
+	if redisClient != nil {
+		replays, err = webhook.NewRedisReplays(redisClient, "meridian:webhook:")
+	} else {
+		replays, err = webhook.NewMemoryReplays(10_000)
+	}
+	if err != nil {
+		return nil, err
+	}
+	v, err := webhook.NewVerifier(webhook.VerifierConfig{Secrets: [][]byte{[]byte(cfg.WebhookSecret)}, Replays: replays})
+	if err != nil {
+		return nil, fmt.Errorf("change webhook: %w", err)
+	}
+	return webhook.Handler(v, 64<<10, func(ctx context.Context, body []byte) error {
+		var n struct {
+			Origin string `json:"origin"`
+		}
+		if err := json.Unmarshal(body, &n); err != nil {
+			return fmt.Errorf("%w: not a change notification", webhook.ErrBadPayload)
+		}
+		job := map[string]string{"masterdata": "masterdata", "cms": "cms"}[n.Origin]
+		if job == "" {
+			return fmt.Errorf("%w: unknown origin %q", webhook.ErrBadPayload, n.Origin)
+		}
+		runner.Trigger(job)
+		return nil
+	}), nil
+}
+
+// syncStatus serves the operator view of the sync jobs.
+func syncStatus(runner *syncjobs.Runner) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(map[string]any{"jobs": runner.Status()})
+	})
+}
+
+// adminOnly guards operator endpoints: with ADMIN_TOKEN set, the request
+// must carry it in X-Admin-Token (compared in constant time); without it
+// (development only, as production refuses to start so), only loopback
+// clients are served.
+func adminOnly(cfg config.Config, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if cfg.AdminToken != "" {
+			if subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Admin-Token")), []byte(cfg.AdminToken)) != 1 {
+				http.Error(w, `{"error":{"code":"UNAUTHENTICATED","message":"X-Admin-Token required"}}`, http.StatusUnauthorized)
+				return
+			}
+		} else if host, _, err := net.SplitHostPort(r.RemoteAddr); err != nil || !net.ParseIP(host).IsLoopback() {
+			http.Error(w, `{"error":{"code":"FORBIDDEN","message":"set ADMIN_TOKEN to use /admin from other hosts"}}`, http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// mirrorReady reports ready once the catalog mirror holds products: a
+// replica with an empty mirror (first sync not done) would answer empty
+// pages, so it takes no traffic until then.
+type mirrorReady struct{ store *catalog.SQLStore }
+
+func (m mirrorReady) Ping(ctx context.Context) error {
+	n, err := m.store.CountProducts(ctx)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return errors.New("catalog mirror is empty: first sync not done")
+	}
 	return nil
 }
 
@@ -182,12 +441,24 @@ func startDemoOrigins(cfg *config.Config, log *slog.Logger) (stop func(), err er
 	log.Warn("DEMO MODE: no GLOBAL_*_URL is set, so the global side is simulated in-process. " +
 		"Nothing here talks to real systems of record; set GLOBAL_MASTERDATA_URL, GLOBAL_ORDERS_URL " +
 		"and GLOBAL_CMS_URL for a real deployment.")
+	if cfg.WebhookSecret == "" {
+		cfg.WebhookSecret = randomSecret()
+	}
+	_, port, err := net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("ADDR %q: %w", cfg.Addr, err)
+	}
 	sim, err := globalsim.New(globalsim.Config{
-		Catalog: seedCatalog,
-		Content: seedContent,
-		Latency: cfg.Origins.DemoLatency,
-		Jitter:  cfg.Origins.DemoJitter,
-		Logger:  log.With("component", "globalsim"),
+		Catalog:    seedCatalog,
+		Content:    seedContent,
+		Identities: seedIdentities,
+		Latency:    cfg.Origins.DemoLatency,
+		Jitter:     cfg.Origins.DemoJitter,
+		Logger:     log.With("component", "globalsim"),
+		Webhook: globalsim.WebhookConfig{
+			URL:    "http://127.0.0.1:" + port + "/hooks/changes",
+			Secret: []byte(cfg.WebhookSecret),
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -201,7 +472,11 @@ func startDemoOrigins(cfg *config.Config, log *slog.Logger) (stop func(), err er
 	cfg.GlobalMasterdataURL = srv.OriginURL(globalsim.OriginMasterdata)
 	cfg.GlobalOrdersURL = srv.OriginURL(globalsim.OriginOrders)
 	cfg.GlobalCMSURL = srv.OriginURL(globalsim.OriginCMS)
-	log.Warn("DEMO MODE: simulated global origins", "url", base,
+	if cfg.OIDC.Issuer == "" {
+		cfg.OIDC.Issuer = base + globalsim.IdPPath
+	}
+	log.Warn("DEMO MODE: simulated global origins and identity provider", "url", base,
+		"issuer", cfg.OIDC.Issuer, "dev_token", cfg.OIDC.Issuer+"/dev/token?sub=cust-0001",
 		"latency", cfg.Origins.DemoLatency.String(), "jitter", cfg.Origins.DemoJitter.String(),
 		"faults", base+"/admin/faults")
 	return func() {
@@ -215,27 +490,37 @@ func startDemoOrigins(cfg *config.Config, log *slog.Logger) (stop func(), err er
 // openCache returns the store for last-known-good copies: the bounded
 // in-process cache alone, or in front of Redis when REDIS_URL is set (then
 // Redis joins the readiness checks).
-func openCache(ctx context.Context, cfg config.Config, ready map[string]gateway.Pinger) (cache.Store, func(), error) {
+func openCache(ctx context.Context, cfg config.Config, ready map[string]gateway.Pinger) (cache.Store, redis.UniversalClient, func(), error) {
 	mem, err := cache.NewMemory(cache.MemoryConfig{MaxEntries: cfg.Cache.MaxEntries, MaxBytes: cfg.Cache.MaxBytes})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if cfg.RedisURL == "" {
-		return mem, func() {}, nil
+		return mem, nil, func() {}, nil
 	}
 	client, err := cache.OpenRedis(ctx, cfg.RedisURL)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	shared, err := cache.NewRedis(cache.RedisConfig{Client: client, Prefix: "meridian:"})
 	if err != nil {
 		client.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	ready["redis"] = redisPinger{client}
 	// Copies written by this replica are read back from memory; copies from
 	// other replicas reach it within the front TTL.
-	return cache.NewTiered(mem, shared, 5*time.Second), func() { client.Close() }, nil
+	return cache.NewTiered(mem, shared, 5*time.Second), client, func() { client.Close() }, nil
+}
+
+// randomSecret makes a webhook secret for demo mode, where the gateway and
+// its in-process simulator are the only parties.
+func randomSecret() string {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return hex.EncodeToString(b)
 }
 
 // redisPinger adapts a Redis client to the readiness check.

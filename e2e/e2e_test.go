@@ -87,10 +87,16 @@ func freeAddr(t *testing.T) string {
 }
 
 // start runs the binary with env added to a minimal environment and waits
-// until /healthz answers.
+// until /readyz answers: stores reachable and the catalog mirror filled.
 func start(t *testing.T, env ...string) *gateway {
 	t.Helper()
-	addr := freeAddr(t)
+	return startAt(t, freeAddr(t), env...)
+}
+
+// startAt is start on a chosen address, for tests that must tell another
+// process (globalsim's webhook) where the gateway will be.
+func startAt(t *testing.T, addr string, env ...string) *gateway {
+	t.Helper()
 	g := &gateway{url: "http://" + addr, logs: &syncBuffer{}, done: make(chan error, 1)}
 	g.cmd = exec.Command(binary)
 	g.cmd.Dir = t.TempDir()
@@ -109,7 +115,7 @@ func start(t *testing.T, env ...string) *gateway {
 	})
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		resp, err := http.Get(g.url + "/healthz")
+		resp, err := http.Get(g.url + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -123,7 +129,7 @@ func start(t *testing.T, env ...string) *gateway {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("gateway not healthy after 60s\n%s", g.logs.String())
+			t.Fatalf("gateway not ready after 60s\n%s", g.logs.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

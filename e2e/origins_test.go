@@ -14,12 +14,14 @@ import (
 
 // startSim runs cmd/globalsim on a free port with the given latency and
 // waits until its admin API answers.
-func startSim(t *testing.T, latency, jitter string) string {
+func startSim(t *testing.T, latency, jitter string, extra ...string) string {
 	t.Helper()
 	addr := freeAddr(t)
 	root, _ := filepath.Abs("..")
-	cmd := exec.Command(simBinary, "-addr", addr, "-latency", latency, "-jitter", jitter,
-		"-catalog", filepath.Join(root, "testdata/catalog.json"), "-content", filepath.Join(root, "testdata/content.json"))
+	args := append([]string{"-addr", addr, "-latency", latency, "-jitter", jitter,
+		"-catalog", filepath.Join(root, "testdata/catalog.json"), "-content", filepath.Join(root, "testdata/content.json"),
+		"-identities", filepath.Join(root, "testdata/identities.json")}, extra...)
+	cmd := exec.Command(simBinary, args...)
 	logs := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
@@ -92,9 +94,7 @@ type livePageData struct {
 // then blackholed, then healthy again.
 func TestGatewayAgainstGlobalsimWithFaults(t *testing.T) {
 	sim := startSim(t, "180ms", "30ms")
-	g := start(t,
-		"GLOBAL_MASTERDATA_URL="+sim+"/masterdata", "GLOBAL_ORDERS_URL="+sim+"/orders", "GLOBAL_CMS_URL="+sim+"/cms",
-		"BREAKER_OPEN_FOR=1s")
+	g := start(t, append(originEnv(sim), "BREAKER_OPEN_FOR=1s")...)
 	read := func(consistency string) (livePageData, result, time.Duration) {
 		start := time.Now()
 		r := g.post(t, livePage, map[string]any{"c": consistency})
@@ -175,5 +175,17 @@ func TestGatewayAgainstGlobalsimWithFaults(t *testing.T) {
 		if !strings.Contains(body.String(), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// webhookSecret is shared by the gateway and globalsim in these tests.
+const webhookSecret = "e2e-webhook-secret-0123456789"
+
+// originEnv points a gateway at a globalsim process for every origin and
+// for identity.
+func originEnv(sim string) []string {
+	return []string{
+		"GLOBAL_MASTERDATA_URL=" + sim + "/masterdata", "GLOBAL_ORDERS_URL=" + sim + "/orders", "GLOBAL_CMS_URL=" + sim + "/cms",
+		"OIDC_ISSUER=" + sim + "/idp", "WEBHOOK_SECRET=" + webhookSecret,
 	}
 }

@@ -62,8 +62,11 @@ func stockStatus(available int) gqlmodel.StockStatus {
 }
 
 func source(s guard.Source) model.DataSource {
-	if s == guard.SourceLive {
+	switch s {
+	case guard.SourceLive:
 		return model.DataSourceLive
+	case guard.SourceMirror:
+		return model.DataSourceMirror
 	}
 	return model.DataSourceCache
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 
 	"meridian/adapters/catalog"
+	"meridian/adapters/content"
 )
 
 // CatalogReader is the part of the catalog mirror the resolvers read.
@@ -20,27 +21,43 @@ type CatalogReader interface {
 
 var _ CatalogReader = catalog.Store(nil)
 
+// ContentReader is the part of the content mirror the resolvers read.
+type ContentReader = content.PageReader
+
 // Resolver is the root resolver; gqlgen calls its methods.
 type Resolver struct {
-	catalog     CatalogReader
-	maxPageSize int
-	maxQueryLen int
+	catalog      CatalogReader
+	contentPages ContentReader
+	personal     PersonalData
+	maxPageSize  int
+	maxQueryLen  int
 }
 
 // Config is what the resolvers need.
 type Config struct {
-	Catalog CatalogReader
+	Catalog  CatalogReader
+	Content  ContentReader
+	Personal PersonalData
 	// MaxPageSize caps `first` on connections and the length of id lists.
 	MaxPageSize int
 }
 
 // New returns a root resolver, refusing an incomplete configuration.
 func New(cfg Config) (*Resolver, error) {
-	if cfg.Catalog == nil {
-		return nil, errors.New("resolvers: Catalog is required")
+	if cfg.Catalog == nil || cfg.Content == nil {
+		return nil, errors.New("resolvers: Catalog and Content are required")
+	}
+	if cfg.Personal.Profiles == nil || cfg.Personal.Consents == nil || cfg.Personal.Audit == nil {
+		return nil, errors.New("resolvers: Personal needs Profiles, Consents and Audit")
+	}
+	if cfg.Personal.PolicyVersion == "" {
+		return nil, errors.New("resolvers: Personal.PolicyVersion is required")
 	}
 	if cfg.MaxPageSize < 1 {
 		return nil, errors.New("resolvers: MaxPageSize must be at least 1")
 	}
-	return &Resolver{catalog: cfg.Catalog, maxPageSize: cfg.MaxPageSize, maxQueryLen: 100}, nil
+	return &Resolver{
+		catalog: cfg.Catalog, contentPages: cfg.Content, personal: cfg.Personal,
+		maxPageSize: cfg.MaxPageSize, maxQueryLen: 100,
+	}, nil
 }

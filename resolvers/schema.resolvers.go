@@ -16,6 +16,46 @@ import (
 	"unicode/utf8"
 )
 
+// Customers is the resolver for the customers field.
+func (r *consultantDashboardResolver) Customers(ctx context.Context, obj *model1.ConsultantDashboard, first *int, after *string) (*model1.AssignedCustomerConnection, error) {
+	return r.assignedCustomers(ctx, obj.ConsultantID, first, after)
+}
+
+// Profile is the resolver for the profile field.
+func (r *customerResolver) Profile(ctx context.Context, obj *model1.Customer) (*model.Profile, error) {
+	return r.ownProfile(ctx, obj.ID)
+}
+
+// Consents is the resolver for the consents field.
+func (r *customerResolver) Consents(ctx context.Context, obj *model1.Customer) ([]*model1.Consent, error) {
+	return r.ownConsents(ctx, obj.ID)
+}
+
+// AccessLog is the resolver for the accessLog field.
+func (r *customerResolver) AccessLog(ctx context.Context, obj *model1.Customer, first *int, after *string) (*model1.AccessLogConnection, error) {
+	return r.accessLog(ctx, obj.ID, first, after)
+}
+
+// UpdateProfile is the resolver for the updateProfile field.
+func (r *mutationResolver) UpdateProfile(ctx context.Context, input model1.UpdateProfileInput) (*model.Profile, error) {
+	return r.updateProfile(ctx, input)
+}
+
+// SetConsent is the resolver for the setConsent field.
+func (r *mutationResolver) SetConsent(ctx context.Context, purpose model1.ConsentPurpose, granted bool) (*model1.Consent, error) {
+	return r.setConsent(ctx, purpose, granted)
+}
+
+// ExportMyData is the resolver for the exportMyData field.
+func (r *mutationResolver) ExportMyData(ctx context.Context) (*model1.DataExport, error) {
+	return r.exportMyData(ctx)
+}
+
+// DeleteMyData is the resolver for the deleteMyData field.
+func (r *mutationResolver) DeleteMyData(ctx context.Context, confirm bool) (*model1.DeletionReceipt, error) {
+	return r.deleteMyData(ctx, confirm)
+}
+
 // Inventory is the resolver for the inventory field.
 func (r *productResolver) Inventory(ctx context.Context, obj *model.Product, consistency *model1.Consistency) (*model1.Inventory, error) {
 	return inventory(ctx, obj.Sku, consistency)
@@ -140,6 +180,32 @@ func (r *queryResolver) Categories(ctx context.Context, locale *string) ([]*mode
 	return out, nil
 }
 
+// Content is the resolver for the content field.
+func (r *queryResolver) Content(ctx context.Context, slug string, locale *string) (*model.ContentPage, error) {
+	return r.content(ctx, slug, locale)
+}
+
+// Me is the resolver for the me field.
+func (r *queryResolver) Me(ctx context.Context) (*model1.Customer, error) {
+	return r.me(ctx)
+}
+
+// Consultant is the resolver for the consultant field.
+func (r *queryResolver) Consultant(ctx context.Context) (*model1.ConsultantDashboard, error) {
+	return r.consultant(ctx)
+}
+
+// ConsultantDashboard returns graph.ConsultantDashboardResolver implementation.
+func (r *Resolver) ConsultantDashboard() graph.ConsultantDashboardResolver {
+	return &consultantDashboardResolver{r}
+}
+
+// Customer returns graph.CustomerResolver implementation.
+func (r *Resolver) Customer() graph.CustomerResolver { return &customerResolver{r} }
+
+// Mutation returns graph.MutationResolver implementation.
+func (r *Resolver) Mutation() graph.MutationResolver { return &mutationResolver{r} }
+
 // Product returns graph.ProductResolver implementation.
 func (r *Resolver) Product() graph.ProductResolver { return &productResolver{r} }
 
@@ -147,6 +213,9 @@ func (r *Resolver) Product() graph.ProductResolver { return &productResolver{r} 
 func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 
 type (
-	productResolver struct{ *Resolver }
-	queryResolver   struct{ *Resolver }
+	consultantDashboardResolver struct{ *Resolver }
+	customerResolver            struct{ *Resolver }
+	mutationResolver            struct{ *Resolver }
+	productResolver             struct{ *Resolver }
+	queryResolver               struct{ *Resolver }
 )

@@ -8,7 +8,100 @@ import (
 	"io"
 	"meridian/resolvers/model"
 	"strconv"
+	"time"
 )
+
+// A page of the access log.
+type AccessLogConnection struct {
+	Entries  []*AccessLogEntry `json:"entries"`
+	PageInfo *PageInfo         `json:"pageInfo"`
+}
+
+// One read or change of personal data.
+type AccessLogEntry struct {
+	At time.Time `json:"at"`
+	// Subject of whoever acted (the person, a consultant, or the system).
+	Actor     string   `json:"actor"`
+	ActorRole string   `json:"actorRole"`
+	Action    string   `json:"action"`
+	Fields    []string `json:"fields"`
+	Purpose   *string  `json:"purpose,omitempty"`
+	RequestID *string  `json:"requestId,omitempty"`
+}
+
+// An address in updateProfile.
+type AddressInput struct {
+	ID              *string `json:"id,omitempty"`
+	RecipientName   string  `json:"recipientName"`
+	RecipientMobile string  `json:"recipientMobile"`
+	Province        string  `json:"province"`
+	City            string  `json:"city"`
+	District        string  `json:"district"`
+	Line1           string  `json:"line1"`
+	Line2           *string `json:"line2,omitempty"`
+	PostalCode      *string `json:"postalCode,omitempty"`
+	IsDefault       *bool   `json:"isDefault,omitempty"`
+}
+
+// A customer as their consultant sees them: personal fields under the @pii policy.
+type AssignedCustomer struct {
+	ID      string         `json:"id"`
+	Profile *model.Profile `json:"profile,omitempty"`
+	// Whether the customer allows their consultant to contact them.
+	ContactAllowed bool `json:"contactAllowed"`
+}
+
+// A page of assigned customers.
+type AssignedCustomerConnection struct {
+	Edges      []*AssignedCustomerEdge `json:"edges"`
+	PageInfo   *PageInfo               `json:"pageInfo"`
+	TotalCount int                     `json:"totalCount"`
+}
+
+// One assigned customer in a page.
+type AssignedCustomerEdge struct {
+	Cursor string            `json:"cursor"`
+	Node   *AssignedCustomer `json:"node"`
+}
+
+// The current state of consent for one purpose.
+type Consent struct {
+	Purpose ConsentPurpose `json:"purpose"`
+	Granted bool           `json:"granted"`
+	// When it last changed; null when never set (not granted).
+	UpdatedAt     *time.Time `json:"updatedAt,omitempty"`
+	PolicyVersion *string    `json:"policyVersion,omitempty"`
+}
+
+// A beauty consultant's workspace.
+type ConsultantDashboard struct {
+	ConsultantID string `json:"consultantId"`
+	// Customers assigned to this consultant.
+	Customers *AssignedCustomerConnection `json:"customers"`
+}
+
+// A signed-in customer, as they see themselves.
+type Customer struct {
+	// The pseudonymous global subject id.
+	ID       string         `json:"id"`
+	Profile  *model.Profile `json:"profile,omitempty"`
+	Consents []*Consent     `json:"consents"`
+	// Who read or changed this person's data, newest first.
+	AccessLog *AccessLogConnection `json:"accessLog"`
+}
+
+// A data export.
+type DataExport struct {
+	GeneratedAt time.Time `json:"generatedAt"`
+	// The whole document, as JSON.
+	JSON string `json:"json"`
+}
+
+// What a deletion did.
+type DeletionReceipt struct {
+	ErasedAt          time.Time `json:"erasedAt"`
+	ConsentsWithdrawn int       `json:"consentsWithdrawn"`
+}
 
 // Stock of a product, as known to the global master data.
 type Inventory struct {
@@ -16,6 +109,9 @@ type Inventory struct {
 	Available int              `json:"available"`
 	Status    StockStatus      `json:"status"`
 	Freshness *model.Freshness `json:"freshness"`
+}
+
+type Mutation struct {
 }
 
 // Paging state of a connection.
@@ -41,6 +137,82 @@ type ProductEdge struct {
 }
 
 type Query struct {
+}
+
+// Input of updateProfile; omitted fields stay as they are.
+type UpdateProfileInput struct {
+	DisplayName *string `json:"displayName,omitempty"`
+	Mobile      *string `json:"mobile,omitempty"`
+	Email       *string `json:"email,omitempty"`
+	// YYYY-MM-DD; empty clears.
+	Birthday        *string  `json:"birthday,omitempty"`
+	PreferredLocale *string  `json:"preferredLocale,omitempty"`
+	SkinType        *string  `json:"skinType,omitempty"`
+	SkinConcerns    []string `json:"skinConcerns,omitempty"`
+	// Replaces the whole list when given; entries without id are new.
+	Addresses []*AddressInput `json:"addresses,omitempty"`
+}
+
+// Purposes personal data may be processed for, each needing consent.
+type ConsentPurpose string
+
+const (
+	ConsentPurposeMarketing           ConsentPurpose = "MARKETING"
+	ConsentPurposePersonalization     ConsentPurpose = "PERSONALIZATION"
+	ConsentPurposeAnalytics           ConsentPurpose = "ANALYTICS"
+	ConsentPurposeConsultantContact   ConsentPurpose = "CONSULTANT_CONTACT"
+	ConsentPurposeCrossBorderTransfer ConsentPurpose = "CROSS_BORDER_TRANSFER"
+)
+
+var AllConsentPurpose = []ConsentPurpose{
+	ConsentPurposeMarketing,
+	ConsentPurposePersonalization,
+	ConsentPurposeAnalytics,
+	ConsentPurposeConsultantContact,
+	ConsentPurposeCrossBorderTransfer,
+}
+
+func (e ConsentPurpose) IsValid() bool {
+	switch e {
+	case ConsentPurposeMarketing, ConsentPurposePersonalization, ConsentPurposeAnalytics, ConsentPurposeConsultantContact, ConsentPurposeCrossBorderTransfer:
+		return true
+	}
+	return false
+}
+
+func (e ConsentPurpose) String() string {
+	return string(e)
+}
+
+func (e *ConsentPurpose) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ConsentPurpose(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ConsentPurpose", str)
+	}
+	return nil
+}
+
+func (e ConsentPurpose) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ConsentPurpose) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ConsentPurpose) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // How live a value from a global origin must be.
@@ -98,6 +270,73 @@ func (e *Consistency) UnmarshalJSON(b []byte) error {
 }
 
 func (e Consistency) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Kinds of personal data, for the @pii policy.
+type PiiKind string
+
+const (
+	// Who the person is: display name.
+	PiiKindIdentity PiiKind = "IDENTITY"
+	// How to reach the person: mobile, email.
+	PiiKindContact PiiKind = "CONTACT"
+	// Where the person lives: addresses.
+	PiiKindAddress PiiKind = "ADDRESS"
+	// Birthday.
+	PiiKindDemographic PiiKind = "DEMOGRAPHIC"
+	// Skin profile and other preferences.
+	PiiKindPreference PiiKind = "PREFERENCE"
+)
+
+var AllPiiKind = []PiiKind{
+	PiiKindIdentity,
+	PiiKindContact,
+	PiiKindAddress,
+	PiiKindDemographic,
+	PiiKindPreference,
+}
+
+func (e PiiKind) IsValid() bool {
+	switch e {
+	case PiiKindIdentity, PiiKindContact, PiiKindAddress, PiiKindDemographic, PiiKindPreference:
+		return true
+	}
+	return false
+}
+
+func (e PiiKind) String() string {
+	return string(e)
+}
+
+func (e *PiiKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PiiKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PiiKind", str)
+	}
+	return nil
+}
+
+func (e PiiKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PiiKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PiiKind) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

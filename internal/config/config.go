@@ -52,10 +52,46 @@ type Config struct {
 	GlobalOrdersURL     string // GLOBAL_ORDERS_URL
 	GlobalCMSURL        string // GLOBAL_CMS_URL
 
+	OIDC OIDC
+
+	// WebhookSecret verifies signed webhooks from the global side
+	// (WEBHOOK_SECRET, at least 16 bytes; demo mode makes a random one).
+	WebhookSecret string
+	// AdminToken guards /admin/* (ADMIN_TOKEN, sent as X-Admin-Token).
+	// Empty: /admin/* answers only in development, from loopback.
+	AdminToken string
+	// AuditPseudonymKey keys the pseudonyms that replace erased people in
+	// the audit trail (AUDIT_PSEUDONYM_KEY, at least 32 bytes; the same on
+	// every replica and across releases). Development uses a fixed,
+	// logged-as-insecure key when unset; production requires it.
+	AuditPseudonymKey string
+	// SyncInterval is the time between sync runs per job (SYNC_INTERVAL).
+	SyncInterval time.Duration
+	// PolicyVersion is the privacy policy consents are given under
+	// (PRIVACY_POLICY_VERSION).
+	PolicyVersion string
+
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: grace period for in-flight requests
 	Limits          Limits
 	Origins         Origins
 	Cache           Cache
+}
+
+// OIDC configures identity: the global IdP that signs tokens, and this
+// gateway's client registration for web sign-in.
+type OIDC struct {
+	Issuer       string // OIDC_ISSUER: the IdP's issuer URL (demo mode: the simulator's)
+	ClientID     string // OIDC_CLIENT_ID: web sign-in client (default meridian-demo)
+	ClientSecret string // OIDC_CLIENT_SECRET: secret of the web client (optional for a public client)
+	Audience     string // OIDC_AUDIENCE: the audience bearer tokens must name (default meridian)
+	// PublicURL is where browsers reach this gateway (PUBLIC_URL), for the
+	// sign-in callback; default http://localhost plus ADDR's port.
+	PublicURL string
+	// SessionKeys are base64 AES-256 keys encrypting sessions at rest
+	// (SESSION_KEYS, comma-separated, current first). Empty in development:
+	// a random key per process (sessions end at restart); required in
+	// production.
+	SessionKeys string
 }
 
 // Origins configures how global origins are called and how old their
@@ -105,7 +141,10 @@ func Default() Config {
 			DemoLatency:     180 * time.Millisecond,
 			DemoJitter:      30 * time.Millisecond,
 		},
-		Cache: Cache{MaxEntries: 100_000, MaxBytes: 64 << 20},
+		Cache:         Cache{MaxEntries: 100_000, MaxBytes: 64 << 20},
+		OIDC:          OIDC{ClientID: "meridian-demo", Audience: "meridian"},
+		SyncInterval:  30 * time.Second,
+		PolicyVersion: "2026-11",
 	}
 }
 
@@ -170,6 +209,17 @@ func fromLookup(get lookup) (Config, error) {
 	str("GLOBAL_MASTERDATA_URL", &c.GlobalMasterdataURL)
 	str("GLOBAL_ORDERS_URL", &c.GlobalOrdersURL)
 	str("GLOBAL_CMS_URL", &c.GlobalCMSURL)
+	str("OIDC_ISSUER", &c.OIDC.Issuer)
+	str("OIDC_CLIENT_ID", &c.OIDC.ClientID)
+	str("OIDC_CLIENT_SECRET", &c.OIDC.ClientSecret)
+	str("OIDC_AUDIENCE", &c.OIDC.Audience)
+	str("PUBLIC_URL", &c.OIDC.PublicURL)
+	str("SESSION_KEYS", &c.OIDC.SessionKeys)
+	str("WEBHOOK_SECRET", &c.WebhookSecret)
+	str("ADMIN_TOKEN", &c.AdminToken)
+	str("AUDIT_PSEUDONYM_KEY", &c.AuditPseudonymKey)
+	duration("SYNC_INTERVAL", &c.SyncInterval)
+	str("PRIVACY_POLICY_VERSION", &c.PolicyVersion)
 	duration("SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
 	integer("MAX_QUERY_DEPTH", &c.Limits.MaxDepth)
 	integer("MAX_QUERY_COMPLEXITY", &c.Limits.MaxComplexity)
@@ -251,6 +301,45 @@ func (c Config) Validate() error {
 			bad("%s=%q: want an http(s) URL", name, v)
 		}
 	}
+	if c.OIDC.Issuer != "" {
+		if u, err := url.Parse(c.OIDC.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("OIDC_ISSUER=%q: want the IdP's http(s) issuer URL", c.OIDC.Issuer)
+		}
+	} else if !c.DemoMode() {
+		bad("OIDC_ISSUER is empty: a deployment with real origins needs the global IdP's issuer")
+	}
+	if c.OIDC.Audience == "" || c.OIDC.ClientID == "" {
+		bad("OIDC_AUDIENCE and OIDC_CLIENT_ID must not be empty")
+	}
+	if c.OIDC.PublicURL != "" {
+		if u, err := url.Parse(c.OIDC.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("PUBLIC_URL=%q: want the gateway's http(s) base URL", c.OIDC.PublicURL)
+		}
+	}
+	if c.WebhookSecret != "" && len(c.WebhookSecret) < 16 {
+		bad("WEBHOOK_SECRET must be at least 16 bytes")
+	}
+	if c.WebhookSecret == "" && !c.DemoMode() {
+		bad("WEBHOOK_SECRET is empty: the global side's change and order webhooks cannot be verified")
+	}
+	if c.AuditPseudonymKey != "" && len(c.AuditPseudonymKey) < 32 {
+		bad("AUDIT_PSEUDONYM_KEY must be at least 32 bytes")
+	}
+	if c.Env == Production && c.AuditPseudonymKey == "" {
+		bad("AUDIT_PSEUDONYM_KEY is empty: production needs a stable key for audit pseudonyms")
+	}
+	if c.Env == Production && c.AdminToken == "" {
+		bad("ADMIN_TOKEN is empty: production needs it to guard /admin/*")
+	}
+	if c.SyncInterval < time.Second {
+		bad("SYNC_INTERVAL must be at least 1s")
+	}
+	if c.PolicyVersion == "" {
+		bad("PRIVACY_POLICY_VERSION must not be empty")
+	}
+	if c.Env == Production && c.OIDC.SessionKeys == "" {
+		bad("SESSION_KEYS is empty: production needs persistent keys to encrypt sessions at rest")
+	}
 	if c.Env == Production && c.DemoMode() {
 		bad("ENV=production refuses demo mode: set GLOBAL_MASTERDATA_URL, GLOBAL_ORDERS_URL and GLOBAL_CMS_URL")
 	}
@@ -323,6 +412,17 @@ func (c Config) Redacted() []any {
 		"GLOBAL_MASTERDATA_URL", redactURL(c.GlobalMasterdataURL),
 		"GLOBAL_ORDERS_URL", redactURL(c.GlobalOrdersURL),
 		"GLOBAL_CMS_URL", redactURL(c.GlobalCMSURL),
+		"OIDC_ISSUER", redactURL(c.OIDC.Issuer),
+		"OIDC_CLIENT_ID", c.OIDC.ClientID,
+		"OIDC_CLIENT_SECRET", secret(c.OIDC.ClientSecret),
+		"OIDC_AUDIENCE", c.OIDC.Audience,
+		"PUBLIC_URL", c.OIDC.PublicURL,
+		"SESSION_KEYS", secret(c.OIDC.SessionKeys),
+		"WEBHOOK_SECRET", secret(c.WebhookSecret),
+		"ADMIN_TOKEN", secret(c.AdminToken),
+		"AUDIT_PSEUDONYM_KEY", secret(c.AuditPseudonymKey),
+		"SYNC_INTERVAL", c.SyncInterval.String(),
+		"PRIVACY_POLICY_VERSION", c.PolicyVersion,
 		"SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String(),
 		"MAX_QUERY_DEPTH", c.Limits.MaxDepth,
 		"MAX_QUERY_COMPLEXITY", c.Limits.MaxComplexity,
@@ -342,6 +442,14 @@ func (c Config) Redacted() []any {
 		"CACHE_MAX_ENTRIES", c.Cache.MaxEntries,
 		"CACHE_MAX_BYTES", c.Cache.MaxBytes,
 	}
+}
+
+// secret renders a secret setting as whether it is set, never its value.
+func secret(v string) string {
+	if v == "" {
+		return ""
+	}
+	return "xxxxx"
 }
 
 // redactURL hides the password of a URL and any query parameter that looks

@@ -33,6 +33,12 @@ func TestFromMapOverrides(t *testing.T) {
 		"GLOBAL_ORDERS_URL":     "https://om.example/orders",
 		"GLOBAL_CMS_URL":        "https://cms.example/cms",
 		"ENV":                   "Production",
+		"OIDC_ISSUER":           "https://idp.example/",
+		"OIDC_CLIENT_SECRET":    "client-s3cret",
+		"SESSION_KEYS":          "a2V5LXMzY3JldA==",
+		"WEBHOOK_SECRET":        "webhook-s3cret-0123456789",
+		"ADMIN_TOKEN":           "admin-s3cret",
+		"AUDIT_PSEUDONYM_KEY":   "audit-s3cret-0123456789-0123456789",
 		"EXECUTION_TIMEOUT":     "3s",
 		"MAX_PAGE_SIZE":         "50",
 	})
@@ -43,7 +49,7 @@ func TestFromMapOverrides(t *testing.T) {
 		t.Errorf("got %+v", got)
 	}
 	rendered := fmt.Sprint(got.Redacted()...)
-	if strings.Contains(rendered, "s3cret") {
+	if strings.Contains(rendered, "s3cret") || strings.Contains(rendered, "a2V5") {
 		t.Errorf("Redacted() leaks the database password: %s", rendered)
 	}
 	if !strings.Contains(rendered, "app:xxxxx@db") {
@@ -64,6 +70,13 @@ func TestFromMapRejects(t *testing.T) {
 		{"production demo", map[string]string{"ENV": "production"}, "refuses demo mode"},
 		{"partial origins", map[string]string{"GLOBAL_ORDERS_URL": "http://x/orders"}, "GLOBAL_CMS_URL is empty"},
 		{"origin not http", map[string]string{"GLOBAL_ORDERS_URL": "ftp://x", "GLOBAL_CMS_URL": "http://x", "GLOBAL_MASTERDATA_URL": "http://x"}, "GLOBAL_ORDERS_URL"},
+		{"real origins without an issuer", map[string]string{"GLOBAL_ORDERS_URL": "http://x", "GLOBAL_CMS_URL": "http://x", "GLOBAL_MASTERDATA_URL": "http://x"}, "OIDC_ISSUER is empty"},
+		{"real origins without a webhook secret", map[string]string{"GLOBAL_ORDERS_URL": "http://x", "GLOBAL_CMS_URL": "http://x", "GLOBAL_MASTERDATA_URL": "http://x"}, "WEBHOOK_SECRET is empty"},
+		{"short webhook secret", map[string]string{"WEBHOOK_SECRET": "short"}, "WEBHOOK_SECRET must be at least 16 bytes"},
+		{"short pseudonym key", map[string]string{"AUDIT_PSEUDONYM_KEY": "short"}, "AUDIT_PSEUDONYM_KEY must be at least 32 bytes"},
+		{"sub-second sync", map[string]string{"SYNC_INTERVAL": "10ms"}, "SYNC_INTERVAL"},
+		{"bad issuer", map[string]string{"OIDC_ISSUER": "idp.example"}, "OIDC_ISSUER"},
+		{"production without session keys", map[string]string{"ENV": "production"}, "SESSION_KEYS is empty"},
 		{"not an integer", map[string]string{"MAX_QUERY_DEPTH": "deep"}, "MAX_QUERY_DEPTH"},
 		{"zero depth", map[string]string{"MAX_QUERY_DEPTH": "0"}, "MAX_QUERY_DEPTH must be at least 1"},
 		{"bad duration", map[string]string{"EXECUTION_TIMEOUT": "10"}, "EXECUTION_TIMEOUT"},

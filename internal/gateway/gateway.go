@@ -24,7 +24,12 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
 	"meridian/graph"
+	"meridian/internal/apierr"
+	"meridian/internal/audit"
+	"meridian/internal/auth"
 	"meridian/internal/config"
 	"meridian/internal/degraded"
 	"meridian/internal/graphqlhttp"
@@ -44,6 +49,17 @@ type Pinger interface {
 // Deps are the stores and services the gateway serves from.
 type Deps struct {
 	Catalog resolvers.CatalogReader
+	// Content serves marketing pages from the CMS mirror.
+	Content resolvers.ContentReader
+	// Personal holds profiles, consent and the audit trail.
+	Personal resolvers.PersonalData
+	// Verifier checks bearer tokens; Sessions, when set, signs web users
+	// in by cookie (and then CSRF protection applies to them).
+	Verifier *auth.Verifier
+	Sessions SessionGuard
+	// Routes are further handlers by ServeMux pattern, such as
+	// "POST /hooks/changes" or "/auth/", wired by server.go.
+	Routes map[string]http.Handler
 	// Loaders makes each request's dataloaders over the global origins.
 	Loaders *loaders.Factory
 	// Metrics receives GraphQL metrics and is served at /metrics.
@@ -52,16 +68,26 @@ type Deps struct {
 	Ready map[string]Pinger
 }
 
+// SessionGuard is what web sessions add to the request path: turning a
+// cookie into a principal, and refusing cross-site requests that carry it.
+type SessionGuard interface {
+	auth.SessionResolver
+	CSRFGuard(next http.Handler) http.Handler
+}
+
 // New returns the gateway's root handler.
 func New(cfg config.Config, deps Deps, log *slog.Logger) (http.Handler, error) {
-	if log == nil || deps.Loaders == nil || deps.Metrics == nil {
-		return nil, errors.New("gateway: a logger, loaders and metrics are required")
+	if log == nil || deps.Loaders == nil || deps.Metrics == nil || deps.Verifier == nil {
+		return nil, errors.New("gateway: a logger, loaders, metrics and a token verifier are required")
 	}
-	res, err := resolvers.New(resolvers.Config{Catalog: deps.Catalog, MaxPageSize: cfg.Limits.MaxPageSize})
+	res, err := resolvers.New(resolvers.Config{
+		Catalog: deps.Catalog, Content: deps.Content, Personal: deps.Personal,
+		MaxPageSize: cfg.Limits.MaxPageSize,
+	})
 	if err != nil {
 		return nil, err
 	}
-	exec, err := newExecutor(cfg, res, deps.Metrics, log)
+	exec, err := newExecutor(cfg, res, deps, log)
 	if err != nil {
 		return nil, err
 	}
@@ -79,11 +105,24 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (http.Handler, error) {
 	if cfg.Env == config.Development {
 		mux.Handle("/", playground.Handler())
 	}
+	for pattern, route := range deps.Routes {
+		mux.Handle(pattern, route)
+	}
 
 	var h http.Handler = mux
 	h = deps.Loaders.Middleware(h)
 	h = degradedReport(h)
 	h = middleware.Locale(h)
+	h = preferredLocale(deps.Personal, h)
+	h = auditRecorder(h)
+	var authOpts []auth.MiddlewareOption
+	if deps.Sessions != nil {
+		authOpts = append(authOpts, auth.WithSessionResolver(deps.Sessions))
+	}
+	h = auth.Middleware(deps.Verifier, h, authOpts...)
+	if deps.Sessions != nil {
+		h = deps.Sessions.CSRFGuard(h)
+	}
 	h = middleware.Recover(log)(h)
 	h = middleware.AccessLog(log)(h)
 	h = middleware.RequestID(h)
@@ -92,8 +131,9 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (http.Handler, error) {
 
 // newExecutor builds gqlgen's server with Meridian's transports, limits and
 // error handling.
-func newExecutor(cfg config.Config, res *resolvers.Resolver, m *metrics.Metrics, log *slog.Logger) (*handler.Server, error) {
+func newExecutor(cfg config.Config, res *resolvers.Resolver, deps Deps, log *slog.Logger) (*handler.Server, error) {
 	gc := graph.Config{Resolvers: res}
+	gc.Directives.Pii = resolvers.PIIDirective
 	resolvers.SetComplexity(&gc.Complexity)
 	srv := handler.New(graph.NewExecutableSchema(gc))
 	srv.AddTransport(transport.GET{})
@@ -112,8 +152,67 @@ func newExecutor(cfg config.Config, res *resolvers.Resolver, m *metrics.Metrics,
 	srv.SetErrorPresenter(graphqlhttp.ErrorPresenter(log))
 	srv.SetRecoverFunc(graphqlhttp.RecoverFunc(log))
 	srv.AroundResponses(reportDegraded)
-	srv.AroundResponses(observe(m))
+	srv.AroundResponses(writeAudit(deps.Personal.Audit, log))
+	srv.AroundResponses(observe(deps.Metrics))
 	return srv, nil
+}
+
+// auditRecorder gives every signed-in request a recorder for the personal
+// data it reads.
+func auditRecorder(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := auth.FromContext(r.Context())
+		if !ok || p == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		role := "customer"
+		if p.HasRole("consultant") {
+			role = "consultant"
+		}
+		ctx, _ := audit.WithRecorder(r.Context(), p.Subject, role, middleware.RequestIDFrom(r.Context()))
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// writeAudit appends the reads of personal data a response contains before
+// the response leaves. If the trail cannot be written the response is
+// withheld: personal data is never served unaudited.
+func writeAudit(store audit.Store, log *slog.Logger) graphql.ResponseMiddleware {
+	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		resp := next(ctx)
+		entries := audit.RecorderFrom(ctx).Entries()
+		if resp == nil || len(entries) == 0 {
+			return resp
+		}
+		if err := store.Append(context.WithoutCancel(ctx), entries); err != nil {
+			id := middleware.RequestIDFrom(ctx)
+			log.ErrorContext(ctx, "audit trail write failed; response withheld", "request_id", id, "err", err)
+			return &graphql.Response{Errors: gqlerror.List{{
+				Message:    "internal error",
+				Extensions: map[string]any{"code": apierr.Internal.Code(), "requestId": id},
+			}}}
+		}
+		return resp
+	}
+}
+
+// preferredLocale makes a signed-in person's profile locale the request's
+// locale, ahead of Accept-Language: they chose it, the header is often just
+// the device's default. An explicit locale argument still wins.
+func preferredLocale(personal resolvers.PersonalData, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := auth.FromContext(r.Context())
+		if !ok || p == nil || personal.Profiles == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if prof, found, err := personal.Profiles.Get(r.Context(), p.Subject); err == nil && found && prof.Locale != "" {
+			r = r.Clone(r.Context())
+			r.Header.Set("Accept-Language", prof.Locale+", "+r.Header.Get("Accept-Language"))
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // degradedReport gives every request an empty report of degraded fields.

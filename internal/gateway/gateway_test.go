@@ -17,7 +17,12 @@ import (
 	"time"
 
 	"meridian/adapters/catalog"
+	"meridian/adapters/consent"
+	"meridian/adapters/content"
 	"meridian/adapters/masterdata"
+	"meridian/adapters/profile"
+	"meridian/internal/audit"
+	"meridian/internal/auth"
 	"meridian/internal/cache"
 	"meridian/internal/config"
 	"meridian/internal/db"
@@ -83,12 +88,19 @@ func newGateway(t *testing.T, env map[string]string, reader ...resolvers.Catalog
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim, err := globalsim.New(globalsim.Config{Catalog: seed})
+	identities, err := os.ReadFile("../../testdata/identities.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := globalsim.New(globalsim.Config{Catalog: seed, Identities: identities})
 	if err != nil {
 		t.Fatal(err)
 	}
 	simSrv := httptest.NewServer(sim.Handler())
 	t.Cleanup(func() { sim.Close(); simSrv.Close() })
+	if err := sim.IdP().SetIssuer(simSrv.URL + globalsim.IdPPath); err != nil {
+		t.Fatal(err)
+	}
 
 	cfg, err := config.FromMap(env)
 	if err != nil {
@@ -117,7 +129,12 @@ func newGateway(t *testing.T, env map[string]string, reader ...resolvers.Catalog
 	if err != nil {
 		t.Fatal(err)
 	}
-	deps := Deps{Catalog: seededStore(t), Loaders: factory, Metrics: metrics.New()}
+	verifier, err := auth.NewVerifier(context.Background(), auth.VerifierConfig{Issuer: simSrv.URL + globalsim.IdPPath, Audience: "meridian"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := Deps{Catalog: seededStore(t), Loaders: factory, Metrics: metrics.New(), Verifier: verifier,
+		Content: emptyContent{}, Personal: personalData(t)}
 	for _, r := range reader {
 		deps.Catalog = r
 	}
@@ -128,6 +145,45 @@ func newGateway(t *testing.T, env map[string]string, reader ...resolvers.Catalog
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &harness{Server: srv, sim: simSrv, guard: g}
+}
+
+// emptyContent is a CMS mirror with no pages.
+type emptyContent struct{}
+
+func (emptyContent) Page(context.Context, string) (content.Page, bool, error) {
+	return content.Page{}, false, nil
+}
+
+// personalData opens the personal-data stores on a fresh SQLite database
+// with the demo profiles loaded.
+func personalData(t *testing.T) resolvers.PersonalData {
+	t.Helper()
+	ctx := context.Background()
+	database, err := db.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "personal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { database.Close() })
+	profiles, err := profile.NewSQLStore(ctx, database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, err := os.ReadFile("../../testdata/profiles.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := profile.LoadDemoProfiles(ctx, profiles, seed); err != nil {
+		t.Fatal(err)
+	}
+	consents, err := consent.NewSQLStore(ctx, database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trail, err := audit.NewSQLStore(ctx, database, audit.Config{PseudonymKey: []byte("test-audit-pseudonym-key-0123456789")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resolvers.PersonalData{Profiles: profiles, Consents: consents, Audit: trail, PolicyVersion: "2026-11"}
 }
 
 type gqlResponse struct {
@@ -460,7 +516,12 @@ func TestHealthAndReadiness(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			base := newGateway(t, nil)
 			factory, _ := loaders.NewFactory(loaders.Config{Masterdata: base.guard, Inventory: noInventory{}})
-			h, err := New(cfg, Deps{Catalog: seededStore(t), Loaders: factory, Metrics: metrics.New(), Ready: tt.ready}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			verifier, err := auth.NewVerifier(context.Background(), auth.VerifierConfig{Issuer: base.sim.URL + globalsim.IdPPath, Audience: "meridian"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := New(cfg, Deps{Catalog: seededStore(t), Loaders: factory, Metrics: metrics.New(), Ready: tt.ready,
+				Verifier: verifier, Content: emptyContent{}, Personal: personalData(t)}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -492,6 +553,8 @@ func (f pingFunc) Ping(ctx context.Context) error { return f(ctx) }
 func TestProductionTurnsOffPlaygroundIntrospectionAndSuggestions(t *testing.T) {
 	srv := newGateway(t, map[string]string{
 		"ENV": "production", "GLOBAL_MASTERDATA_URL": "http://127.0.0.1:1/masterdata",
+		"OIDC_ISSUER": "http://127.0.0.1:1/idp", "SESSION_KEYS": "k", "WEBHOOK_SECRET": "0123456789abcdef",
+		"ADMIN_TOKEN": "t", "AUDIT_PSEUDONYM_KEY": "0123456789abcdef0123456789abcdef",
 		"GLOBAL_ORDERS_URL": "http://127.0.0.1:1/orders", "GLOBAL_CMS_URL": "http://127.0.0.1:1/cms",
 	})
 	resp, err := srv.Client().Get(srv.URL + "/")

@@ -155,6 +155,9 @@ type Source string
 const (
 	SourceLive  Source = "LIVE"  // fetched from the origin during this call
 	SourceCache Source = "CACHE" // a last-known-good copy
+	// SourceMirror is never set by the guard; callers that combine its
+	// answers with a synced mirror (internal/loaders) mark mirror values.
+	SourceMirror Source = "MIRROR"
 )
 
 // Item is the outcome for one key.
@@ -169,7 +172,8 @@ type Item[V any] struct {
 	// slow, failing or cut off by its breaker; Reason says which.
 	Stale  bool
 	Reason Reason
-	// Err is set when the key could not be answered at all (no copy).
+	// Err is set when the key could not be answered at all (no copy);
+	// Reason then says why the origin could not answer.
 	Err error
 }
 
@@ -289,7 +293,7 @@ func fallback[V any](ctx context.Context, g *Guard, keys []string, reason Reason
 	for _, k := range keys {
 		rec, ok := readCopy[V](ctx, g, k)
 		if !ok {
-			out[k] = Item[V]{Err: apierr.Wrap(apierr.OriginUnavailable, cause,
+			out[k] = Item[V]{Reason: reason, Err: apierr.Wrap(apierr.OriginUnavailable, cause,
 				"%s is unavailable (%s) and no earlier copy exists", g.cfg.Origin, reason)}
 			continue
 		}

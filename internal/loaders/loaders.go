@@ -16,9 +16,16 @@ import (
 
 	"github.com/graph-gophers/dataloader/v7"
 
+	"meridian/adapters/catalog"
 	"meridian/adapters/masterdata"
+	"meridian/internal/apierr"
 	"meridian/internal/guard"
 )
+
+// InventoryMirror is the synced in-country copy of inventory.
+type InventoryMirror interface {
+	InventoryBySKU(ctx context.Context, skus []string) (map[string]catalog.InventorySnapshot, error)
+}
 
 // InventorySource is the master-data call the inventory loaders batch.
 type InventorySource interface {
@@ -31,6 +38,11 @@ type Config struct {
 	Masterdata *guard.Guard
 	// Inventory answers inventory batches (required).
 	Inventory InventorySource
+	// Mirror, when set, is the sync job's inventory snapshots: a snapshot
+	// younger than the policy's MaxAge answers CACHED reads without the
+	// origin, and any snapshot answers (marked stale) when the origin is
+	// down and no last-known-good copy exists.
+	Mirror InventoryMirror
 	// Policy is the freshness of CACHED inventory reads.
 	Policy guard.Policy
 	// Wait is how long a loader collects keys before it calls the batch
@@ -88,10 +100,14 @@ func (f *Factory) New() *Loaders {
 		dataloader.WithBatchCapacity[string, InventoryItem](f.cfg.MaxBatch),
 	}
 	cached := func(ctx context.Context, skus []string) (map[string]InventoryItem, error) {
-		return guard.Cached(ctx, f.cfg.Masterdata, skus, f.cfg.Policy, fetch)
+		return f.withMirror(ctx, skus, true, func(ctx context.Context, skus []string) (map[string]InventoryItem, error) {
+			return guard.Cached(ctx, f.cfg.Masterdata, skus, f.cfg.Policy, fetch)
+		})
 	}
 	live := func(ctx context.Context, skus []string) (map[string]InventoryItem, error) {
-		return guard.Live(ctx, f.cfg.Masterdata, skus, fetch)
+		return f.withMirror(ctx, skus, false, func(ctx context.Context, skus []string) (map[string]InventoryItem, error) {
+			return guard.Live(ctx, f.cfg.Masterdata, skus, fetch)
+		})
 	}
 	if f.cfg.Naive {
 		direct := func(ctx context.Context, skus []string) (map[string]InventoryItem, error) {
@@ -115,6 +131,63 @@ func (f *Factory) New() *Loaders {
 	return &Loaders{
 		InventoryCached: dataloader.NewBatchedLoader(batch(cached), opts...),
 		InventoryLive:   dataloader.NewBatchedLoader(batch(live), opts...),
+	}
+}
+
+// withMirror combines the guarded lookup with the synced mirror. For CACHED
+// reads (preferMirror) a young enough snapshot answers at once; for every
+// read, a key the guard could not answer at all falls back to its snapshot,
+// marked stale. Without a mirror it is the guarded lookup alone.
+func (f *Factory) withMirror(ctx context.Context, skus []string, preferMirror bool,
+	guarded func(context.Context, []string) (map[string]InventoryItem, error)) (map[string]InventoryItem, error) {
+	if f.cfg.Mirror == nil {
+		return guarded(ctx, skus)
+	}
+	snaps, err := f.cfg.Mirror.InventoryBySKU(ctx, skus)
+	if err != nil {
+		snaps = nil // the mirror only helps; the guarded path still answers
+	}
+	out := make(map[string]InventoryItem, len(skus))
+	rest := skus
+	if preferMirror {
+		maxAge := f.cfg.Policy.MaxAge
+		if maxAge <= 0 {
+			maxAge = 30 * time.Second
+		}
+		now := time.Now()
+		rest = rest[:0:0]
+		for _, k := range skus {
+			if s, ok := snaps[k]; ok && now.Sub(s.MirroredAt) <= maxAge {
+				out[k] = mirrorItem(s, false, "")
+				continue
+			}
+			rest = append(rest, k)
+		}
+	}
+	if len(rest) == 0 {
+		return out, nil
+	}
+	items, err := guarded(ctx, rest)
+	if err != nil {
+		return nil, err
+	}
+	for k, it := range items {
+		if s, ok := snaps[k]; ok && it.Err != nil && apierr.KindOf(it.Err) == apierr.OriginUnavailable {
+			it = mirrorItem(s, true, it.Reason)
+		}
+		out[k] = it
+	}
+	return out, nil
+}
+
+func mirrorItem(s catalog.InventorySnapshot, stale bool, reason guard.Reason) InventoryItem {
+	return InventoryItem{
+		Value:  masterdata.Inventory{SKU: s.SKU, Available: s.Available, UpdatedAt: s.SourceUpdatedAt},
+		Found:  true,
+		Source: guard.SourceMirror,
+		AsOf:   s.MirroredAt,
+		Stale:  stale,
+		Reason: reason,
 	}
 }
 

@@ -106,3 +106,14 @@ func (s *DataSource) UnmarshalGQL(v any) error {
 func (s DataSource) MarshalGQL(w io.Writer) {
 	io.WriteString(w, strconv.Quote(string(s)))
 }
+
+// ContentPage is the GraphQL ContentPage type.
+type ContentPage struct {
+	Slug      string
+	Title     string
+	Summary   *string
+	Body      string
+	Images    []*Image
+	Freshness *Freshness
+	UpdatedAt time.Time
+}
