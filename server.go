@@ -17,9 +17,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -196,6 +198,13 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 
+	routes := map[string]http.Handler{
+		"POST /hooks/changes": changes,
+		"GET /admin/sync":     adminOnly(cfg, syncStatus(runner)),
+	}
+	if demo {
+		routes["GET /auth/dev-token"] = devToken(cfg.OIDC.Issuer)
+	}
 	h, err := gateway.New(cfg, gateway.Deps{
 		Catalog:  catalogStore,
 		Content:  contentReader,
@@ -204,10 +213,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 		Loaders:  loaderFactory,
 		Metrics:  m,
 		Ready:    ready,
-		Routes: map[string]http.Handler{
-			"POST /hooks/changes": changes,
-			"GET /admin/sync":     adminOnly(cfg, syncStatus(runner)),
-		},
+		Routes:   routes,
 	}, log)
 	if err != nil {
 		return err
@@ -388,6 +394,29 @@ func changeWebhook(cfg config.Config, redisClient redis.UniversalClient, runner 
 		runner.Trigger(job)
 		return nil
 	}), nil
+}
+
+// devToken hands out a demo user's access token from the simulated IdP
+// (demo mode only), so the playground can sign in as cust-0001 or
+// cons-0001 without a browser flow: GET /auth/dev-token?sub=cust-0001.
+func devToken(issuer string) http.Handler {
+	client := &http.Client{Timeout: 5 * time.Second}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sub := r.URL.Query().Get("sub")
+		if sub == "" {
+			sub = "cust-0001"
+		}
+		resp, err := client.Get(issuer + "/dev/token?sub=" + url.QueryEscape(sub))
+		if err != nil {
+			http.Error(w, `{"error":{"code":"ORIGIN_UNAVAILABLE","message":"demo identity provider unreachable"}}`, http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, io.LimitReader(resp.Body, 64<<10))
+	})
 }
 
 // syncStatus serves the operator view of the sync jobs.

@@ -289,6 +289,28 @@ func TestCatalogOnSQLite(t *testing.T) {
 	}
 }
 
+// TestDemoSignIn: in demo mode a playground user gets a demo token from the
+// gateway itself and sees the demo profile.
+func TestDemoSignIn(t *testing.T) {
+	g := start(t)
+	resp, err := http.Get(g.url + "/auth/dev-token?sub=cust-0001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if tok.AccessToken == "" {
+		t.Fatalf("GET /auth/dev-token: %d, no token", resp.StatusCode)
+	}
+	r := g.post(t, `{ me { id profile { mobile consultantId } } }`, nil, "Authorization", "Bearer "+tok.AccessToken)
+	if !strings.Contains(string(r.rawBody), `"mobile":"13812345678"`) || !strings.Contains(string(r.rawBody), `"consultantId":"cons-0001"`) {
+		t.Errorf("me as cust-0001: %s", r.rawBody)
+	}
+}
+
 func TestCatalogOnPostgres(t *testing.T) {
 	g := start(t, "DATABASE_URL="+testenv.PostgresURL(t))
 	exerciseCatalog(t, g)
