@@ -332,7 +332,7 @@ func newSyncRunner(ctx context.Context, cfg config.Config, database *db.DB, redi
 	}
 	return syncjobs.NewRunner(syncjobs.Config{
 		State:    state,
-		Lease:    syncLease{l},
+		Lease:    syncjobs.FromLease(l, ""),
 		Interval: cfg.SyncInterval,
 		Logger:   log.With("component", "sync"),
 		Metrics:  m,
@@ -344,23 +344,6 @@ func newSyncRunner(ctx context.Context, cfg config.Config, database *db.DB, redi
 			}
 		},
 	}, mdJob, cmsJob)
-}
-
-// syncLease adapts a lease.Lease to the sync runner, passing on loss so a
-// run stops when another replica could take over.
-type syncLease struct{ l lease.Lease }
-
-func (a syncLease) TryAcquireWithLoss(ctx context.Context, name string) (func(context.Context) error, <-chan struct{}, bool, error) {
-	h, ok, err := a.l.TryAcquire(ctx, name)
-	if err != nil || !ok {
-		return nil, nil, ok, err
-	}
-	return h.Release, h.Lost(), true, nil
-}
-
-func (a syncLease) TryAcquire(ctx context.Context, name string) (func(context.Context) error, bool, error) {
-	release, _, ok, err := a.TryAcquireWithLoss(ctx, name)
-	return release, ok, err
 }
 
 // changeWebhook verifies the global side's signed change notifications and

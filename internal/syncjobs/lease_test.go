@@ -3,9 +3,7 @@ package syncjobs_test
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
-	"errors"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -15,43 +13,22 @@ import (
 	"meridian/adapters/catalog"
 	"meridian/adapters/content"
 	"meridian/internal/db"
+	"meridian/internal/lease"
 	"meridian/internal/metrics"
 	"meridian/internal/syncjobs"
 	"meridian/internal/testenv"
 )
 
-// pgLease is a Lease on PostgreSQL session advisory locks: the lock lives
-// on one pooled connection, held for the length of the run and returned to
-// the pool after the unlock. Advisory locks are database-wide, so the key
-// mixes in a prefix unique to the test.
-type pgLease struct {
-	db     *sql.DB
-	prefix string
-}
-
-func (l pgLease) TryAcquire(ctx context.Context, name string) (func(context.Context) error, bool, error) {
-	conn, err := l.db.Conn(ctx)
+// pgLease is the lease the gateway runs sync jobs under on PostgreSQL
+// (internal/lease's session advisory lock), with a prefix unique to the
+// test since advisory locks are database-wide.
+func pgLease(t *testing.T, d *db.DB, prefix string) syncjobs.LeaseWithLoss {
+	t.Helper()
+	l, err := lease.NewPostgres(d)
 	if err != nil {
-		return nil, false, err
+		t.Fatal(err)
 	}
-	key := l.prefix + name
-	var ok bool
-	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key).Scan(&ok); err != nil {
-		conn.Close()
-		return nil, false, err
-	}
-	if !ok {
-		conn.Close()
-		return nil, false, nil
-	}
-	return func(ctx context.Context) error {
-		var unlocked bool
-		err := conn.QueryRowContext(ctx, "SELECT pg_advisory_unlock(hashtextextended($1, 0))", key).Scan(&unlocked)
-		if err == nil && !unlocked {
-			err = errors.New("advisory lock was not held")
-		}
-		return errors.Join(err, conn.Close())
-	}, true, nil
+	return syncjobs.FromLease(l, prefix)
 }
 
 // exclusiveJob wraps a Job and counts how many runs of it, across every
@@ -116,7 +93,7 @@ func TestTwoRunnersOnePostgresNeverOverlap(t *testing.T) {
 		m := metrics.New()
 		r, err := syncjobs.NewRunner(syncjobs.Config{
 			State:    state,
-			Lease:    pgLease{db: d.SQL(), prefix: prefix},
+			Lease:    pgLease(t, d, prefix),
 			Interval: time.Hour, // only the start and the triggers run jobs
 			Now:      e.clock.Now,
 			Metrics:  m,
@@ -170,7 +147,7 @@ func TestTwoRunnersOnePostgresNeverOverlap(t *testing.T) {
 	// One more run catches up with the last patch, whichever replica
 	// runs it, and both replicas then report the same state.
 	e2, _ := syncjobs.NewMasterdataJob(e.md, e.catalog)
-	final, err := syncjobs.NewRunner(syncjobs.Config{State: e.state, Lease: pgLease{db: e.db.SQL(), prefix: prefix}, Now: e.clock.Now}, e2)
+	final, err := syncjobs.NewRunner(syncjobs.Config{State: e.state, Lease: pgLease(t, e.db, prefix), Now: e.clock.Now}, e2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,14 +166,14 @@ func TestPostgresAdvisoryLeaseExcludesAcrossPools(t *testing.T) {
 	url := testenv.PostgresURL(t)
 	ctx := testContext(t)
 	prefix := randomPrefix(t)
-	var leases []pgLease
+	var leases []syncjobs.LeaseWithLoss
 	for range 2 {
 		d, err := db.Open(ctx, url)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { d.Close() })
-		leases = append(leases, pgLease{db: d.SQL(), prefix: prefix})
+		leases = append(leases, pgLease(t, d, prefix))
 	}
 	release, ok, err := leases[0].TryAcquire(ctx, "syncjobs/masterdata")
 	if err != nil || !ok {
