@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -48,6 +49,7 @@ import (
 	"meridian/internal/metrics"
 	"meridian/internal/originhttp"
 	"meridian/internal/playground"
+	"meridian/internal/session"
 	"meridian/internal/syncjobs"
 	"meridian/internal/webhook"
 	"meridian/resolvers"
@@ -197,10 +199,17 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	sessions, err := newSessions(ctx, cfg, database, redisClient, verifier, log)
+	if err != nil {
+		return err
+	}
 
 	routes := map[string]http.Handler{
-		"POST /hooks/changes": changes,
-		"GET /admin/sync":     adminOnly(cfg, syncStatus(runner)),
+		"POST /hooks/changes":            changes,
+		"GET /admin/sync":                adminOnly(cfg, syncStatus(runner)),
+		"GET /auth/login":                http.HandlerFunc(sessions.Login),
+		"GET " + sessions.CallbackPath(): http.HandlerFunc(sessions.Callback),
+		"/auth/logout":                   http.HandlerFunc(sessions.Logout),
 	}
 	if demo {
 		routes["GET /auth/dev-token"] = devToken(cfg.OIDC.Issuer)
@@ -210,6 +219,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 		Content:  contentReader,
 		Personal: personal,
 		Verifier: verifier,
+		Sessions: sessions,
 		Loaders:  loaderFactory,
 		Metrics:  m,
 		Ready:    ready,
@@ -344,6 +354,56 @@ func newSyncRunner(ctx context.Context, cfg config.Config, database *db.DB, redi
 			}
 		},
 	}, mdJob, cmsJob)
+}
+
+// newSessions sets up web sign-in: the gateway holds the IdP's tokens
+// (encrypted, in Redis when configured, else the database) and browsers an
+// opaque cookie.
+func newSessions(ctx context.Context, cfg config.Config, database *db.DB, redisClient redis.UniversalClient,
+	verifier *auth.Verifier, log *slog.Logger) (*session.Manager, error) {
+	var keys [][]byte
+	if cfg.OIDC.SessionKeys != "" {
+		k, err := session.ParseKeys(cfg.OIDC.SessionKeys)
+		if err != nil {
+			return nil, fmt.Errorf("SESSION_KEYS: %w", err)
+		}
+		keys = k
+	} else {
+		key := make([]byte, session.KeySize)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+		keys = [][]byte{key}
+		log.Warn("SESSION_KEYS is not set: web sessions use a random key and end when the process stops")
+	}
+	var store session.Store
+	var err error
+	if redisClient != nil {
+		store, err = session.NewRedisStore(redisClient, "meridian:session:")
+	} else {
+		store, err = session.NewSQLStore(ctx, database)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("session store: %w", err)
+	}
+	public := cfg.OIDC.PublicURL
+	if public == "" {
+		_, port, err := net.SplitHostPort(cfg.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("ADDR %q: %w", cfg.Addr, err)
+		}
+		public = "http://localhost:" + port
+	}
+	return session.New(ctx, session.Config{
+		Issuer:         cfg.OIDC.Issuer,
+		ClientID:       cfg.OIDC.ClientID,
+		ClientSecret:   cfg.OIDC.ClientSecret,
+		RedirectURL:    strings.TrimSuffix(public, "/") + "/auth/callback",
+		Store:          store,
+		EncryptionKeys: keys,
+		Verifier:       verifier,
+		Logger:         log.With("component", "session"),
+	})
 }
 
 // changeWebhook verifies the global side's signed change notifications and
