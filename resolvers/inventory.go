@@ -32,6 +32,9 @@ func inventory(ctx context.Context, sku string, consistency *gqlmodel.Consistenc
 	if err != nil {
 		return nil, err
 	}
+	if item.Err != nil { // primed items carry their error inside
+		return nil, item.Err
+	}
 	if !item.Found {
 		return nil, apierr.New(apierr.NotFound, "master data has no inventory for %s", sku)
 	}
@@ -69,4 +72,59 @@ func source(s guard.Source) model.DataSource {
 		return model.DataSourceMirror
 	}
 	return model.DataSourceCache
+}
+
+// prefetchInventory starts the inventory of a list of products in one
+// batch per consistency the query selects under fieldPath (for example
+// "edges", "node" under search). A failed prefetch is not an error: the
+// per-field loads then fetch (and report) on their own.
+func prefetchInventory(ctx context.Context, products []*model.Product, fieldPath ...string) {
+	ls := loaders.For(ctx)
+	if ls == nil || len(products) == 0 {
+		return
+	}
+	cached, live := selectedConsistencies(ctx, fieldPath)
+	if !cached && !live {
+		return
+	}
+	skus := make([]string, 0, len(products))
+	for _, p := range products {
+		if p != nil {
+			skus = append(skus, p.Sku)
+		}
+	}
+	if cached {
+		_ = ls.PrefetchInventory(ctx, skus, false)
+	}
+	if live {
+		_ = ls.PrefetchInventory(ctx, skus, true)
+	}
+}
+
+// selectedConsistencies reports which consistencies the query asks
+// `inventory` in, below the current field along path.
+func selectedConsistencies(ctx context.Context, path []string) (cached, live bool) {
+	opCtx := graphql.GetOperationContext(ctx)
+	fields := graphql.CollectFieldsCtx(ctx, nil)
+	for _, name := range path {
+		var next []graphql.CollectedField
+		for _, f := range fields {
+			if f.Name == name {
+				next = append(next, graphql.CollectFields(opCtx, f.Selections, nil)...)
+			}
+		}
+		fields = next
+	}
+	for _, f := range fields {
+		if f.Name != "inventory" {
+			continue
+		}
+		args := f.ArgumentMap(opCtx.Variables)
+		if c, _ := args["consistency"].(string); c == string(gqlmodel.ConsistencyLive) {
+			live = true
+		} else {
+			cached = true
+		}
+	}
+	return cached, live
 }

@@ -108,6 +108,7 @@ func (r *queryResolver) Products(ctx context.Context, ids []string, locale *stri
 			out[i] = productModel(p, loc, cats)
 		}
 	}
+	prefetchInventory(ctx, out)
 	return out, nil
 }
 
@@ -160,6 +161,11 @@ func (r *queryResolver) Search(ctx context.Context, query *string, category *str
 	if n := len(conn.Edges); n > 0 {
 		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
 	}
+	nodes := make([]*model.Product, len(conn.Edges))
+	for i, e := range conn.Edges {
+		nodes[i] = e.Node
+	}
+	prefetchInventory(ctx, nodes, "edges", "node")
 	return conn, nil
 }
 

@@ -88,6 +88,36 @@ type Loaders struct {
 	InventoryCached *dataloader.Loader[string, InventoryItem]
 	// InventoryLive asks master data now, falling back to copies.
 	InventoryLive *dataloader.Loader[string, InventoryItem]
+
+	cached, live lookup // the batch lookups behind the two loaders
+	naive        bool
+}
+
+type lookup func(context.Context, []string) (map[string]InventoryItem, error)
+
+// PrefetchInventory answers skus in one batch and primes the loader with
+// the results, so the per-field loads that follow are served from it.
+// List resolvers call it: gqlgen resolves a list's fields in goroutines,
+// and a batch window, however chosen, can split a page in two when the
+// machine is busy; a prefetch makes one call per page by construction.
+// Keys already loaded are not fetched again. It does nothing in the naive
+// baseline.
+func (l *Loaders) PrefetchInventory(ctx context.Context, skus []string, live bool) error {
+	if l.naive || len(skus) == 0 {
+		return nil
+	}
+	fn, loader := l.cached, l.InventoryCached
+	if live {
+		fn, loader = l.live, l.InventoryLive
+	}
+	items, err := fn(ctx, skus)
+	if err != nil {
+		return err
+	}
+	for k, it := range items {
+		loader.Prime(ctx, k, it)
+	}
+	return nil
 }
 
 // New returns fresh loaders for one request.
@@ -131,6 +161,9 @@ func (f *Factory) New() *Loaders {
 	return &Loaders{
 		InventoryCached: dataloader.NewBatchedLoader(batch(cached), opts...),
 		InventoryLive:   dataloader.NewBatchedLoader(batch(live), opts...),
+		cached:          cached,
+		live:            live,
+		naive:           f.cfg.Naive,
 	}
 }
 
@@ -192,7 +225,7 @@ func mirrorItem(s catalog.InventorySnapshot, stale bool, reason guard.Reason) In
 }
 
 // batch adapts a guarded map lookup to dataloader's ordered results.
-func batch(lookup func(context.Context, []string) (map[string]InventoryItem, error)) dataloader.BatchFunc[string, InventoryItem] {
+func batch(lookup lookup) dataloader.BatchFunc[string, InventoryItem] {
 	return func(ctx context.Context, keys []string) []*dataloader.Result[InventoryItem] {
 		out := make([]*dataloader.Result[InventoryItem], len(keys))
 		items, err := lookup(ctx, keys)
