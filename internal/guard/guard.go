@@ -53,6 +53,12 @@ type Config struct {
 	Origin string
 	// Budget is the deadline of one origin call (default 300ms).
 	Budget time.Duration
+	// WriteBudget is the deadline of one call through Call, the write path
+	// (default 2s). Writes get longer than reads: nobody waits on them
+	// interactively (they run behind an outbox), and giving up early on a
+	// write that the origin is still processing only means sending it
+	// again.
+	WriteBudget time.Duration
 	// FailuresToTrip opens the breaker after this many consecutive failures
 	// (default 5).
 	FailuresToTrip uint32
@@ -90,6 +96,9 @@ func New(cfg Config) (*Guard, error) {
 	if cfg.Budget == 0 {
 		cfg.Budget = 300 * time.Millisecond
 	}
+	if cfg.WriteBudget == 0 {
+		cfg.WriteBudget = DefaultWriteBudget
+	}
 	if cfg.FailuresToTrip == 0 {
 		cfg.FailuresToTrip = 5
 	}
@@ -99,7 +108,7 @@ func New(cfg Config) (*Guard, error) {
 	if cfg.CopyTTL == 0 {
 		cfg.CopyTTL = 24 * time.Hour
 	}
-	if cfg.Budget < 0 || cfg.OpenFor < 0 || cfg.CopyTTL < 0 {
+	if cfg.Budget < 0 || cfg.WriteBudget < 0 || cfg.OpenFor < 0 || cfg.CopyTTL < 0 {
 		return nil, fmt.Errorf("guard %s: durations must be positive", cfg.Origin)
 	}
 	if cfg.Log == nil {
@@ -114,6 +123,9 @@ func New(cfg Config) (*Guard, error) {
 		IsSuccessful: func(err error) bool {
 			return err == nil || !countsAsFailure(err)
 		},
+		// Only Call produces errCallerGone: a write its caller abandoned
+		// says nothing about the origin's health.
+		IsExcluded: func(err error) bool { return errors.Is(err, errCallerGone) },
 		OnStateChange: func(name string, from, to gobreaker.State) {
 			g.log.Warn("origin breaker changed state", "origin", name, "from", from.String(), "to", to.String())
 			g.setBreakerGauge(to)

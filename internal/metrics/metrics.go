@@ -40,6 +40,19 @@ type Metrics struct {
 	// skipped when another replica holds the job's lease, cancelled on
 	// shutdown).
 	SyncRuns *prometheus.CounterVec
+	// OutboxPending is how many order outbox entries wait to be sent to
+	// Order Management, due or backing off, as last counted by this
+	// replica (every replica reads the same shared table).
+	OutboxPending prometheus.Gauge
+	// OutboxDispatch counts attempts to send an outbox entry by outcome:
+	// sent (the origin holds the order), retry (timeout, 5xx, breaker
+	// open: tried again after a backoff) or dead (the origin refused the
+	// order; it is rejected and kept as a dead letter).
+	OutboxDispatch *prometheus.CounterVec
+	// OutboxDeadLetters is how many outbox entries are dead letters, as
+	// last counted by this replica: orders the origin refused, for
+	// operators to look at.
+	OutboxDeadLetters prometheus.Gauge
 }
 
 // New creates the collectors on a fresh registry, with Go runtime and
@@ -74,9 +87,19 @@ func New() *Metrics {
 		SyncRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meridian_sync_runs_total", Help: "Sync job runs by outcome.",
 		}, []string{"job", "outcome"}),
+		OutboxPending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "meridian_outbox_pending", Help: "Order outbox entries not yet sent to Order Management.",
+		}),
+		OutboxDispatch: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meridian_outbox_dispatch_total", Help: "Order outbox send attempts by outcome (sent, retry, dead).",
+		}, []string{"outcome"}),
+		OutboxDeadLetters: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "meridian_outbox_dead_letters", Help: "Order outbox entries Order Management refused, kept for operators.",
+		}),
 	}
 	r.MustRegister(m.OriginRequestDuration, m.OriginRequests, m.BreakerState, m.Fallbacks, m.CacheLookups, m.GraphQLRequestDuration)
 	r.MustRegister(m.SyncLag, m.SyncRuns)
+	r.MustRegister(m.OutboxPending, m.OutboxDispatch, m.OutboxDeadLetters)
 	return m
 }
 
