@@ -35,6 +35,8 @@ import (
 	"meridian/adapters/consent"
 	"meridian/adapters/content"
 	"meridian/adapters/masterdata"
+	"meridian/adapters/orders"
+	"meridian/adapters/orderstore"
 	"meridian/adapters/profile"
 	"meridian/internal/audit"
 	"meridian/internal/auth"
@@ -48,6 +50,7 @@ import (
 	"meridian/internal/loaders"
 	"meridian/internal/metrics"
 	"meridian/internal/originhttp"
+	"meridian/internal/outbox"
 	"meridian/internal/playground"
 	"meridian/internal/session"
 	"meridian/internal/syncjobs"
@@ -195,17 +198,57 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("token verifier: %w", err)
 	}
-	changes, err := changeWebhook(cfg, redisClient, runner)
+	hooks, err := webhookVerifier(cfg, redisClient)
 	if err != nil {
 		return err
 	}
+
+	// Orders: committed locally, delivered by the outbox dispatcher.
+	orderStore, err := orderstore.NewSQLStore(ctx, database)
+	if err != nil {
+		return fmt.Errorf("order store: %w", err)
+	}
+	ordersGuard, err := guard.New(guard.Config{
+		Origin:         "orders",
+		Budget:         cfg.Origins.Budget,
+		FailuresToTrip: uint32(cfg.Origins.BreakerFailures),
+		OpenFor:        cfg.Origins.BreakerOpenFor,
+		Copies:         copies,
+		Metrics:        m,
+		Log:            log,
+	})
+	if err != nil {
+		return err
+	}
+	dispatcher, err := outbox.New(outbox.Config{
+		Store:   orderStore,
+		Origin:  origins.orders,
+		Guard:   ordersGuard,
+		Logger:  log.With("component", "outbox"),
+		Metrics: m,
+	})
+	if err != nil {
+		return err
+	}
+	dispatchCtx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
+	dispatched := make(chan struct{})
+	go func() {
+		defer close(dispatched)
+		if err := dispatcher.Run(dispatchCtx); err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("order dispatcher stopped", "err", err)
+		}
+	}()
+	defer func() { stopDispatch(); <-dispatched }()
+	go purgeIdempotencyKeys(dispatchCtx, orderStore, log)
 	sessions, err := newSessions(ctx, cfg, database, redisClient, verifier, log)
 	if err != nil {
 		return err
 	}
 
 	routes := map[string]http.Handler{
-		"POST /hooks/changes":            changes,
+		"POST /hooks/changes":            changeWebhook(hooks, runner),
+		"POST /hooks/orders":             webhook.Handler(hooks, 64<<10, dispatcher.HandleStatusEvent),
+		"GET /admin/orders/dead-letters": adminOnly(cfg, deadLetters(orderStore)),
 		"GET /admin/sync":                adminOnly(cfg, syncStatus(runner)),
 		"GET /auth/login":                http.HandlerFunc(sessions.Login),
 		"GET " + sessions.CallbackPath(): http.HandlerFunc(sessions.Callback),
@@ -218,6 +261,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 		Catalog:  catalogStore,
 		Content:  contentReader,
 		Personal: personal,
+		Orders:   resolvers.Orders{Store: orderStore, Inventory: catalogStore, Placed: dispatcher.Notify},
 		Verifier: verifier,
 		Sessions: sessions,
 		Loaders:  loaderFactory,
@@ -278,6 +322,7 @@ func serve(ctx context.Context, cfg config.Config, h http.Handler, log *slog.Log
 // originClients are the typed clients of the global origins.
 type originClients struct {
 	masterdata *masterdata.Client
+	orders     *orders.Client
 	cms        *cms.Client
 }
 
@@ -286,11 +331,15 @@ func newOriginClients(cfg config.Config) (originClients, error) {
 	if err != nil {
 		return originClients{}, fmt.Errorf("masterdata client: %w", err)
 	}
+	om, err := originhttp.New(originhttp.Config{Origin: "orders", BaseURL: cfg.GlobalOrdersURL})
+	if err != nil {
+		return originClients{}, fmt.Errorf("orders client: %w", err)
+	}
 	cm, err := originhttp.New(originhttp.Config{Origin: "cms", BaseURL: cfg.GlobalCMSURL})
 	if err != nil {
 		return originClients{}, fmt.Errorf("cms client: %w", err)
 	}
-	return originClients{masterdata: masterdata.New(md), cms: cms.New(cm)}, nil
+	return originClients{masterdata: masterdata.New(md), orders: orders.New(om), cms: cms.New(cm)}, nil
 }
 
 // openPersonalData opens the in-country stores of personal data.
@@ -406,9 +455,10 @@ func newSessions(ctx context.Context, cfg config.Config, database *db.DB, redisC
 	})
 }
 
-// changeWebhook verifies the global side's signed change notifications and
-// triggers an immediate incremental sync of the origin that changed.
-func changeWebhook(cfg config.Config, redisClient redis.UniversalClient, runner *syncjobs.Runner) (http.Handler, error) {
+// webhookVerifier checks the global side's signed webhooks (changes and
+// order statuses), with replay protection shared by replicas through Redis
+// when configured.
+func webhookVerifier(cfg config.Config, redisClient redis.UniversalClient) (*webhook.Verifier, error) {
 	var replays webhook.ReplayStore
 	var err error
 	if redisClient != nil {
@@ -421,8 +471,14 @@ func changeWebhook(cfg config.Config, redisClient redis.UniversalClient, runner 
 	}
 	v, err := webhook.NewVerifier(webhook.VerifierConfig{Secrets: [][]byte{[]byte(cfg.WebhookSecret)}, Replays: replays})
 	if err != nil {
-		return nil, fmt.Errorf("change webhook: %w", err)
+		return nil, fmt.Errorf("webhooks: %w", err)
 	}
+	return v, nil
+}
+
+// changeWebhook triggers an immediate incremental sync of the origin whose
+// data changed.
+func changeWebhook(v *webhook.Verifier, runner *syncjobs.Runner) http.Handler {
 	return webhook.Handler(v, 64<<10, func(ctx context.Context, body []byte) error {
 		var n struct {
 			Origin string `json:"origin"`
@@ -436,7 +492,49 @@ func changeWebhook(cfg config.Config, redisClient redis.UniversalClient, runner 
 		}
 		runner.Trigger(job)
 		return nil
-	}), nil
+	})
+}
+
+// deadLetters shows operators the orders the global side refused.
+func deadLetters(store *orderstore.SQLStore) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entries, err := store.DeadLetters(r.Context(), 100)
+		if err != nil {
+			http.Error(w, `{"error":{"code":"INTERNAL","message":"internal error"}}`, http.StatusInternalServerError)
+			return
+		}
+		type deadLetter struct {
+			OrderID   string    `json:"orderId"`
+			Reason    string    `json:"reason"`
+			Attempts  int       `json:"attempts"`
+			LastError string    `json:"lastError,omitempty"`
+			At        time.Time `json:"at"`
+		}
+		out := make([]deadLetter, len(entries))
+		for i, e := range entries {
+			out[i] = deadLetter{OrderID: e.OrderID, Reason: e.DeadReason, Attempts: e.Attempts, LastError: e.LastError, At: e.FinishedAt}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(map[string]any{"deadLetters": out})
+	})
+}
+
+// purgeIdempotencyKeys drops keys of finished orders older than two days,
+// hourly; idempotent, so every replica may run it.
+func purgeIdempotencyKeys(ctx context.Context, store *orderstore.SQLStore, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := store.PurgeIdempotencyKeys(ctx, time.Now().Add(-2*orderstore.MinIdempotencyRetention)); err != nil {
+				log.Warn("idempotency key purge failed", "err", err)
+			}
+		}
+	}
 }
 
 // devToken hands out a demo user's access token from the simulated IdP
@@ -529,6 +627,10 @@ func startDemoOrigins(cfg *config.Config, log *slog.Logger) (stop func(), err er
 		Logger:     log.With("component", "globalsim"),
 		Webhook: globalsim.WebhookConfig{
 			URL:    "http://127.0.0.1:" + port + "/hooks/changes",
+			Secret: []byte(cfg.WebhookSecret),
+		},
+		OrderWebhook: globalsim.WebhookConfig{
+			URL:    "http://127.0.0.1:" + port + "/hooks/orders",
 			Secret: []byte(cfg.WebhookSecret),
 		},
 	})

@@ -29,6 +29,7 @@ type Resolver struct {
 	catalog      CatalogReader
 	contentPages ContentReader
 	personal     PersonalData
+	orders       Orders
 	maxPageSize  int
 	maxQueryLen  int
 }
@@ -38,6 +39,7 @@ type Config struct {
 	Catalog  CatalogReader
 	Content  ContentReader
 	Personal PersonalData
+	Orders   Orders
 	// MaxPageSize caps `first` on connections and the length of id lists.
 	MaxPageSize int
 }
@@ -50,6 +52,9 @@ func New(cfg Config) (*Resolver, error) {
 	if cfg.Personal.Profiles == nil || cfg.Personal.Consents == nil || cfg.Personal.Audit == nil {
 		return nil, errors.New("resolvers: Personal needs Profiles, Consents and Audit")
 	}
+	if cfg.Orders.Store == nil || cfg.Orders.Inventory == nil {
+		return nil, errors.New("resolvers: Orders needs Store and Inventory")
+	}
 	if cfg.Personal.PolicyVersion == "" {
 		return nil, errors.New("resolvers: Personal.PolicyVersion is required")
 	}
@@ -57,7 +62,7 @@ func New(cfg Config) (*Resolver, error) {
 		return nil, errors.New("resolvers: MaxPageSize must be at least 1")
 	}
 	return &Resolver{
-		catalog: cfg.Catalog, contentPages: cfg.Content, personal: cfg.Personal,
+		catalog: cfg.Catalog, contentPages: cfg.Content, personal: cfg.Personal, orders: cfg.Orders,
 		maxPageSize: cfg.MaxPageSize, maxQueryLen: 100,
 	}, nil
 }

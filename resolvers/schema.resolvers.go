@@ -36,6 +36,16 @@ func (r *customerResolver) AccessLog(ctx context.Context, obj *model1.Customer, 
 	return r.accessLog(ctx, obj.ID, first, after)
 }
 
+// Orders is the resolver for the orders field.
+func (r *customerResolver) Orders(ctx context.Context, obj *model1.Customer, first *int, after *string) (*model1.OrderConnection, error) {
+	return r.customerOrders(ctx, obj.ID, first, after)
+}
+
+// PlaceOrder is the resolver for the placeOrder field.
+func (r *mutationResolver) PlaceOrder(ctx context.Context, input model1.PlaceOrderInput) (*model1.PlaceOrderPayload, error) {
+	return r.placeOrder(ctx, input)
+}
+
 // UpdateProfile is the resolver for the updateProfile field.
 func (r *mutationResolver) UpdateProfile(ctx context.Context, input model1.UpdateProfileInput) (*model.Profile, error) {
 	return r.updateProfile(ctx, input)
@@ -199,6 +209,11 @@ func (r *queryResolver) Me(ctx context.Context) (*model1.Customer, error) {
 // Consultant is the resolver for the consultant field.
 func (r *queryResolver) Consultant(ctx context.Context) (*model1.ConsultantDashboard, error) {
 	return r.consultant(ctx)
+}
+
+// Order is the resolver for the order field.
+func (r *queryResolver) Order(ctx context.Context, id string, locale *string) (*model1.Order, error) {
+	return r.order(ctx, id, locale)
 }
 
 // ConsultantDashboard returns graph.ConsultantDashboardResolver implementation.

@@ -8,16 +8,17 @@
 //	globalsim [-addr 127.0.0.1:9090] [-latency 180ms] [-jitter 30ms]
 //	          [-catalog testdata/catalog.json] [-content testdata/content.json]
 //	          [-identities testdata/identities.json]
-//	          [-webhook URL [-webhook-secret SECRET]]
+//	          [-webhook URL] [-order-webhook URL] [-webhook-secret SECRET]
 //
 // An empty -content runs the CMS without pages. The demo OpenID Connect
 // identity provider is served under /idp with the identities file, and not
 // at all with an empty -identities. With -webhook, every admin
 // edit of master data or content is announced to URL by a POST signed with
-// the secret (see api/global.openapi.yaml); the secret comes from
-// -webhook-secret or, when that is empty, from the WEBHOOK_SECRET
-// environment variable, which keeps it out of the process list. SIGINT or
-// SIGTERM shuts the server down gracefully.
+// the secret; with -order-webhook, every order status change (accepted,
+// confirmed, shipped) is (see api/global.openapi.yaml). Both are signed
+// with the one secret, which comes from -webhook-secret or, when that is
+// empty, from the WEBHOOK_SECRET environment variable, which keeps it out
+// of the process list. SIGINT or SIGTERM shuts the server down gracefully.
 package main
 
 import (
@@ -47,7 +48,8 @@ type options struct {
 	addr, catalog, content string
 	latency, jitter        time.Duration
 	webhookURL             string
-	webhookSecret          string // never logged
+	orderWebhookURL        string
+	webhookSecret          string // never logged; signs both webhooks
 	identities             string
 }
 
@@ -80,7 +82,8 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 	fs.StringVar(&o.content, "content", "testdata/content.json", "CMS content JSON; empty for none")
 	fs.StringVar(&o.identities, "identities", "testdata/identities.json", "demo identities of the identity provider under /idp; empty for none")
 	fs.StringVar(&o.webhookURL, "webhook", "", "URL notified after admin edits of master data or content; empty for none")
-	fs.StringVar(&o.webhookSecret, "webhook-secret", "", "secret signing webhook notifications (default: $"+webhookSecretEnv+")")
+	fs.StringVar(&o.orderWebhookURL, "order-webhook", "", "URL notified of every order status change (accepted, confirmed, shipped); empty for none")
+	fs.StringVar(&o.webhookSecret, "webhook-secret", "", "secret signing the notifications of -webhook and -order-webhook (default: $"+webhookSecretEnv+")")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -90,8 +93,10 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 	if o.webhookSecret == "" {
 		o.webhookSecret = getenv(webhookSecretEnv)
 	}
-	if o.webhookURL != "" && o.webhookSecret == "" {
-		return o, fmt.Errorf("-webhook needs a secret: set -webhook-secret or %s", webhookSecretEnv)
+	for _, hook := range []struct{ flag, url string }{{"webhook", o.webhookURL}, {"order-webhook", o.orderWebhookURL}} {
+		if hook.url != "" && o.webhookSecret == "" {
+			return o, fmt.Errorf("-%s needs a secret: set -webhook-secret or %s", hook.flag, webhookSecretEnv)
+		}
 	}
 	return o, nil
 }
@@ -101,6 +106,9 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	cfg := globalsim.Config{Latency: o.latency, Jitter: o.jitter, Logger: log}
 	if o.webhookURL != "" {
 		cfg.Webhook = globalsim.WebhookConfig{URL: o.webhookURL, Secret: []byte(o.webhookSecret)}
+	}
+	if o.orderWebhookURL != "" {
+		cfg.OrderWebhook = globalsim.WebhookConfig{URL: o.orderWebhookURL, Secret: []byte(o.webhookSecret)}
 	}
 	var err error
 	if cfg.Catalog, err = os.ReadFile(o.catalog); err != nil {
@@ -148,13 +156,16 @@ func logServing(log *slog.Logger, sim *globalsim.Sim, srv *globalsim.Server, o o
 	if o.webhookURL != "" {
 		log.Info("webhook notifications on", "receiver", redactedURL(o.webhookURL))
 	}
+	if o.orderWebhookURL != "" {
+		log.Info("order webhook notifications on", "receiver", redactedURL(o.orderWebhookURL))
+	}
 	if idp := sim.IdP(); idp != nil {
 		log.Info("demo identity provider", "issuer", idp.Issuer(), "identities", o.identities,
 			"dev_token", idp.Issuer()+"/dev/token?sub=cust-0001")
 	}
 }
 
-// redactedURL is the webhook URL without user info and query, which may
+// redactedURL is a webhook URL without user info and query, which may
 // carry a receiver's credentials.
 func redactedURL(raw string) string {
 	u, err := url.Parse(raw)

@@ -19,6 +19,11 @@ func TestParseFlags(t *testing.T) {
 		o.webhookURL, o.webhookSecret = url, secret
 		return o
 	}
+	withOrderHook := func(url, secret string) options {
+		o := defaults
+		o.orderWebhookURL, o.webhookSecret = url, secret
+		return o
+	}
 	tests := []struct {
 		name    string
 		args    []string
@@ -33,6 +38,13 @@ func TestParseFlags(t *testing.T) {
 		{"webhook with secret flag", []string{"-webhook", "http://127.0.0.1:8080/hooks", "-webhook-secret", "s"}, map[string]string{"WEBHOOK_SECRET": "env"}, withHook("http://127.0.0.1:8080/hooks", "s"), false},
 		{"webhook with secret from env", []string{"-webhook", "http://127.0.0.1:8080/hooks"}, map[string]string{"WEBHOOK_SECRET": "env"}, withHook("http://127.0.0.1:8080/hooks", "env"), false},
 		{"webhook without secret", []string{"-webhook", "http://127.0.0.1:8080/hooks"}, nil, options{}, true},
+		{"order webhook with secret from env", []string{"-order-webhook", "http://127.0.0.1:8080/hooks/orders"}, map[string]string{"WEBHOOK_SECRET": "env"}, withOrderHook("http://127.0.0.1:8080/hooks/orders", "env"), false},
+		{"both webhooks share the secret", []string{"-webhook", "http://127.0.0.1:8080/hooks", "-order-webhook", "http://127.0.0.1:8080/hooks/orders", "-webhook-secret", "s"}, nil, func() options {
+			o := withHook("http://127.0.0.1:8080/hooks", "s")
+			o.orderWebhookURL = "http://127.0.0.1:8080/hooks/orders"
+			return o
+		}(), false},
+		{"order webhook without secret", []string{"-order-webhook", "http://127.0.0.1:8080/hooks/orders"}, nil, options{}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,7 +88,7 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	}
 }
 
-func TestRunLogsWebhookWithoutSecrets(t *testing.T) {
+func TestRunLogsWebhooksWithoutSecrets(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	catalog := filepath.Join(dir, "catalog.json")
@@ -87,14 +99,17 @@ func TestRunLogsWebhookWithoutSecrets(t *testing.T) {
 	var logs strings.Builder
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	o := options{addr: "127.0.0.1:0", catalog: catalog, webhookURL: "http://user:pw@127.0.0.1:1/hooks?token=t0k", webhookSecret: "sup3r-s3cret-value"}
+	o := options{addr: "127.0.0.1:0", catalog: catalog, webhookURL: "http://user:pw@127.0.0.1:1/hooks?token=t0k", webhookSecret: "sup3r-s3cret-value",
+		orderWebhookURL: "http://user:pw2@127.0.0.1:1/hooks/orders?token=t1k"}
 	if err := run(ctx, o, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	if !strings.Contains(logs.String(), "receiver=http://127.0.0.1:1/hooks") {
-		t.Errorf("log: got %q want the webhook receiver named", logs.String())
+	for _, want := range []string{"receiver=http://127.0.0.1:1/hooks\n", "order webhook notifications on", "receiver=http://127.0.0.1:1/hooks/orders"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log: got %q want it to mention %q", logs.String(), want)
+		}
 	}
-	for _, secret := range []string{"sup3r-s3cret-value", ":pw@", "t0k"} {
+	for _, secret := range []string{"sup3r-s3cret-value", ":pw@", ":pw2@", "t0k", "t1k"} {
 		if strings.Contains(logs.String(), secret) {
 			t.Errorf("log mentions %q: %s", secret, logs.String())
 		}

@@ -88,6 +88,8 @@ type Customer struct {
 	Consents []*Consent     `json:"consents"`
 	// Who read or changed this person's data, newest first.
 	AccessLog *AccessLogConnection `json:"accessLog"`
+	// This person's orders, newest first.
+	Orders *OrderConnection `json:"orders"`
 }
 
 // A data export.
@@ -114,11 +116,83 @@ type Inventory struct {
 type Mutation struct {
 }
 
+// An order, from the in-country projection of the global order system.
+type Order struct {
+	ID                string               `json:"id"`
+	Status            OrderStatus          `json:"status"`
+	RejectReason      *string              `json:"rejectReason,omitempty"`
+	CustomerID        string               `json:"customerId"`
+	ConsultantID      *string              `json:"consultantId,omitempty"`
+	Lines             []*OrderLine         `json:"lines"`
+	Total             *model.Money         `json:"total"`
+	Note              *string              `json:"note,omitempty"`
+	ShippingAddressID string               `json:"shippingAddressId"`
+	PlacedAt          time.Time            `json:"placedAt"`
+	StatusHistory     []*OrderStatusChange `json:"statusHistory"`
+	// MIRROR: the projection as of its last update from the global side.
+	Freshness *model.Freshness `json:"freshness"`
+}
+
+// A page of orders.
+type OrderConnection struct {
+	Edges    []*OrderEdge `json:"edges"`
+	PageInfo *PageInfo    `json:"pageInfo"`
+}
+
+// One order in a page.
+type OrderEdge struct {
+	Cursor string `json:"cursor"`
+	Node   *Order `json:"node"`
+}
+
+// One line of an order, priced as quoted when it was placed.
+type OrderLine struct {
+	ProductID string       `json:"productId"`
+	Sku       string       `json:"sku"`
+	Quantity  int          `json:"quantity"`
+	UnitPrice *model.Money `json:"unitPrice"`
+	LineTotal *model.Money `json:"lineTotal"`
+}
+
+// One line of placeOrder.
+type OrderLineInput struct {
+	ProductID string `json:"productId"`
+	// 1 to 99.
+	Quantity int `json:"quantity"`
+}
+
+// A status an order reached, and when.
+type OrderStatusChange struct {
+	Status OrderStatus `json:"status"`
+	At     time.Time   `json:"at"`
+}
+
 // Paging state of a connection.
 type PageInfo struct {
 	HasNextPage bool `json:"hasNextPage"`
 	// Cursor of the last edge, null when the page is empty.
 	EndCursor *string `json:"endCursor,omitempty"`
+}
+
+// Input of placeOrder.
+type PlaceOrderInput struct {
+	// Chosen by the client, unique per intended order (1 to 255 characters).
+	IdempotencyKey string `json:"idempotencyKey"`
+	// 1 to 50 lines, each product at most once.
+	Lines []*OrderLineInput `json:"lines"`
+	// One of the customer's addresses (profile.addresses).
+	ShippingAddressID string `json:"shippingAddressId"`
+	// At most 200 characters.
+	Note *string `json:"note,omitempty"`
+	// For a consultant placing on behalf of an assigned customer; omitted when customers order for themselves.
+	CustomerID *string `json:"customerId,omitempty"`
+}
+
+// What placeOrder did.
+type PlaceOrderPayload struct {
+	Order *Order `json:"order"`
+	// False when the idempotency key returned an order placed earlier.
+	Created bool `json:"created"`
 }
 
 // A page of products (Relay connection).
@@ -270,6 +344,70 @@ func (e *Consistency) UnmarshalJSON(b []byte) error {
 }
 
 func (e Consistency) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where an order is on its way through the global order system.
+type OrderStatus string
+
+const (
+	// Committed in the region; not yet accepted by the global order system.
+	OrderStatusPending   OrderStatus = "PENDING"
+	OrderStatusAccepted  OrderStatus = "ACCEPTED"
+	OrderStatusConfirmed OrderStatus = "CONFIRMED"
+	OrderStatusShipped   OrderStatus = "SHIPPED"
+	// Refused by the global order system; see rejectReason.
+	OrderStatusRejected OrderStatus = "REJECTED"
+)
+
+var AllOrderStatus = []OrderStatus{
+	OrderStatusPending,
+	OrderStatusAccepted,
+	OrderStatusConfirmed,
+	OrderStatusShipped,
+	OrderStatusRejected,
+}
+
+func (e OrderStatus) IsValid() bool {
+	switch e {
+	case OrderStatusPending, OrderStatusAccepted, OrderStatusConfirmed, OrderStatusShipped, OrderStatusRejected:
+		return true
+	}
+	return false
+}
+
+func (e OrderStatus) String() string {
+	return string(e)
+}
+
+func (e *OrderStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = OrderStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid OrderStatus", str)
+	}
+	return nil
+}
+
+func (e OrderStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *OrderStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e OrderStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -53,6 +53,8 @@ type Deps struct {
 	Content resolvers.ContentReader
 	// Personal holds profiles, consent and the audit trail.
 	Personal resolvers.PersonalData
+	// Orders places orders and reads the order projection.
+	Orders resolvers.Orders
 	// Verifier checks bearer tokens; Sessions, when set, signs web users
 	// in by cookie (and then CSRF protection applies to them).
 	Verifier *auth.Verifier
@@ -81,7 +83,7 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (http.Handler, error) {
 		return nil, errors.New("gateway: a logger, loaders, metrics and a token verifier are required")
 	}
 	res, err := resolvers.New(resolvers.Config{
-		Catalog: deps.Catalog, Content: deps.Content, Personal: deps.Personal,
+		Catalog: deps.Catalog, Content: deps.Content, Personal: deps.Personal, Orders: deps.Orders,
 		MaxPageSize: cfg.Limits.MaxPageSize,
 	})
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"meridian/adapters/consent"
 	"meridian/adapters/content"
 	"meridian/adapters/masterdata"
+	"meridian/adapters/orderstore"
 	"meridian/adapters/profile"
 	"meridian/internal/audit"
 	"meridian/internal/auth"
@@ -134,7 +135,7 @@ func newGateway(t *testing.T, env map[string]string, reader ...resolvers.Catalog
 		t.Fatal(err)
 	}
 	deps := Deps{Catalog: seededStore(t), Loaders: factory, Metrics: metrics.New(), Verifier: verifier,
-		Content: emptyContent{}, Personal: personalData(t)}
+		Content: emptyContent{}, Personal: personalData(t), Orders: orders(t)}
 	for _, r := range reader {
 		deps.Catalog = r
 	}
@@ -145,6 +146,26 @@ func newGateway(t *testing.T, env map[string]string, reader ...resolvers.Catalog
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &harness{Server: srv, sim: simSrv, guard: g}
+}
+
+// orders opens an order store on a fresh SQLite database; nothing
+// dispatches from it in these tests.
+func orders(t *testing.T) resolvers.Orders {
+	t.Helper()
+	database, err := db.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "orders.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { database.Close() })
+	store, err := orderstore.NewSQLStore(context.Background(), database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mirror, err := catalog.NewSQLStore(context.Background(), database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resolvers.Orders{Store: store, Inventory: mirror}
 }
 
 // emptyContent is a CMS mirror with no pages.
@@ -521,7 +542,7 @@ func TestHealthAndReadiness(t *testing.T) {
 				t.Fatal(err)
 			}
 			h, err := New(cfg, Deps{Catalog: seededStore(t), Loaders: factory, Metrics: metrics.New(), Ready: tt.ready,
-				Verifier: verifier, Content: emptyContent{}, Personal: personalData(t)}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+				Verifier: verifier, Content: emptyContent{}, Personal: personalData(t), Orders: orders(t)}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -16,7 +16,10 @@
 // Edits through /admin (PATCH a product or page, DELETE a product) append to
 // the change feeds exactly as the real systems' back offices would, and,
 // with Config.Webhook set, are announced to a receiver by a signed POST so
-// that mirrors can sync at once instead of at their next poll.
+// that mirrors can sync at once instead of at their next poll. With
+// Config.OrderWebhook set, Order Management likewise announces each order
+// status change (accepted at creation, then confirmed, then shipped) by a
+// signed POST, so the region learns of it without polling the order.
 //
 // api/global.openapi.yaml is the contract; a test keeps this package and the
 // document in step, both ways. Conventions shared by every system: bodies are
@@ -47,5 +50,6 @@
 //	           "updatedAt":"2025-03-01T08:00:00Z"}]}
 //
 // Time comes from Config.Now, so a test moves orders from accepted to
-// confirmed to shipped by moving its clock, without sleeping.
+// confirmed to shipped by moving its clock, without sleeping, and then
+// calls Sim.NotifyOrderTransitions to have the moves announced at once.
 package globalsim

@@ -280,6 +280,8 @@ func (s *Sim) handleCreateOrder(w http.ResponseWriter, r *http.Request) {
 	if created {
 		status = http.StatusCreated
 		s.log.Info("order created", "id", o.id, "subject", req.Subject, "lines", len(o.lines), "total", formatMoney(o.totalCents))
+		// Only a creation is announced: a replay changes nothing.
+		s.orderHook.track(o)
 	}
 	w.Header().Set("Location", "/orders/v1/orders/"+o.id)
 	writeJSON(w, status, s.orders.toJSON(o, now))

@@ -20,6 +20,10 @@ const (
 	DefaultShipAfter      = 10 * time.Second // accepted → shipped
 	DefaultRequestLogSize = 10_000           // requests kept by the request log
 	DefaultFeedRetention  = 100_000          // changes kept by each change feed
+
+	// DefaultOrderWebhookInterval is how often, by default, the simulator
+	// looks for order status changes to announce to Config.OrderWebhook.
+	DefaultOrderWebhookInterval = 250 * time.Millisecond
 )
 
 // MaxRequestBody is the largest request body the simulator reads; a larger
@@ -68,6 +72,25 @@ type Config struct {
 	// for it; failures are logged. The signature's timestamp comes from
 	// Now.
 	Webhook WebhookConfig
+	// OrderWebhook, when its URL is set, is told of every order status
+	// change: a signed POST (the same scheme as Webhook) of
+	// {"orderId":"…","regionOrderRef":"…","status":"accepted"|"confirmed"|"shipped","at":"…"}
+	// when an order is created and again when it becomes confirmed and
+	// when it becomes shipped, "at" being when the order reached the
+	// status. Each status of each order is sent once, with Webhook's
+	// timeout and retries; a delivery that still fails is logged and
+	// dropped, since the receiver can always poll the order. One order's
+	// notifications are delivered one after the other, in status order;
+	// different orders' are independent. Order creation never waits for
+	// its notification.
+	OrderWebhook WebhookConfig
+	// OrderWebhookInterval is how often a background ticker compares each
+	// order's status by Now with the last one announced (see
+	// Sim.NotifyOrderTransitions); a status is announced within one
+	// interval of Now reaching it. It is real time even when Now is not.
+	// Zero means DefaultOrderWebhookInterval. Without OrderWebhook no
+	// ticker runs.
+	OrderWebhookInterval time.Duration
 	// Identities, in the format of testdata/identities.json, turns on the
 	// demo OpenID Connect identity provider (package idpsim) under
 	// IdPPath. Nil or empty runs without one.
@@ -90,6 +113,9 @@ func (c Config) withDefaults() Config {
 	if c.FeedRetention == 0 {
 		c.FeedRetention = DefaultFeedRetention
 	}
+	if c.OrderWebhookInterval == 0 {
+		c.OrderWebhookInterval = DefaultOrderWebhookInterval
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -111,16 +137,24 @@ func (c Config) validate() error {
 	if c.RequestLogSize < 0 || c.FeedRetention < 0 {
 		errs = append(errs, fmt.Errorf("request log size %d and feed retention %d must not be negative", c.RequestLogSize, c.FeedRetention))
 	}
-	if err := c.Webhook.validate(); err != nil {
+	if err := c.Webhook.validate("webhook"); err != nil {
 		errs = append(errs, err)
+	}
+	if err := c.OrderWebhook.validate("order webhook"); err != nil {
+		errs = append(errs, err)
+	}
+	if c.OrderWebhookInterval < 0 {
+		errs = append(errs, fmt.Errorf("order webhook interval %v must not be negative", c.OrderWebhookInterval))
 	}
 	return errors.Join(errs...)
 }
 
 // Sim is the simulated global side: master data, order management and CMS
 // behind one http.Handler, plus the /admin API that steers them. A Sim is
-// safe for concurrent use. It starts no goroutines of its own; Close releases
-// the requests it is holding.
+// safe for concurrent use. With Config.OrderWebhook it runs a ticker
+// goroutine from New until Close; otherwise it starts none that outlive a
+// request or a webhook delivery. Close releases the requests it is holding
+// and stops everything it started.
 type Sim struct {
 	now    func() time.Time
 	log    *slog.Logger
@@ -130,8 +164,11 @@ type Sim struct {
 	faults *faultTable
 	reqlog *requestLog
 	hook   *notifier // nil without Config.Webhook
-	mux    *http.ServeMux
-	routes map[string]bool // "METHOD /path" patterns of routeTable
+	// orderHook announces order status changes; nil without
+	// Config.OrderWebhook.
+	orderHook *orderNotifier
+	mux       *http.ServeMux
+	routes    map[string]bool // "METHOD /path" patterns of routeTable
 
 	idp *idpsim.IdP // under IdPPath; nil without Config.Identities
 
@@ -175,6 +212,8 @@ func New(cfg Config) (*Sim, error) {
 		return nil, fmt.Errorf("globalsim: %w", err)
 	}
 	s.mux, s.routes = s.buildMux()
+	// Last, so that a failed New leaves no ticker running.
+	s.orderHook = newOrderNotifier(cfg.OrderWebhook, cfg.OrderWebhookInterval, s.orders.history, s.now, s.log)
 	return s, nil
 }
 
@@ -196,9 +235,10 @@ func (s *Sim) buildMux() (*http.ServeMux, map[string]bool) {
 func (s *Sim) Handler() http.Handler { return http.HandlerFunc(s.serve) }
 
 // Close releases every request the simulator is holding or delaying (they
-// are answered 503), makes every later request answer 503, abandons webhook
-// deliveries still in progress, and returns once no request is inside the
-// simulator and no delivery is running any more. It is idempotent.
+// are answered 503), makes every later request answer 503, stops the order
+// webhook's ticker, abandons webhook deliveries still in progress or
+// queued, and returns once no request is inside the simulator and no
+// goroutine it started is running any more. It is idempotent.
 func (s *Sim) Close() {
 	s.lifeMu.Lock()
 	if !s.closed {
@@ -207,8 +247,10 @@ func (s *Sim) Close() {
 	}
 	s.lifeMu.Unlock()
 	s.inflight.Wait()
-	// After the requests: a request finishing an edit may still notify.
+	// After the requests: a request finishing an edit or creating an
+	// order may still notify.
 	s.hook.close()
+	s.orderHook.close()
 }
 
 // enter admits a request unless the simulator is closed. Adding to inflight

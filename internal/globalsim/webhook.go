@@ -26,12 +26,12 @@ const (
 	webhookUserAgent      = "meridian-globalsim"
 )
 
-// WebhookConfig names the receiver of change notifications. The zero value
-// sends none.
+// WebhookConfig names the receiver of one kind of notification: change
+// notifications (Config.Webhook) or order status notifications
+// (Config.OrderWebhook). The zero value sends none.
 type WebhookConfig struct {
-	// URL receives a POST after every admin edit that changes master data
-	// or content. Empty disables notifications. It must be an absolute
-	// http or https URL.
+	// URL receives a POST for every notification of the kind configured.
+	// Empty disables them. It must be an absolute http or https URL.
 	URL string
 	// Secret keys the HMAC-SHA256 signature of every notification (the
 	// scheme of internal/webhook: X-Meridian-Timestamp and
@@ -40,18 +40,20 @@ type WebhookConfig struct {
 	Secret []byte
 }
 
-func (wc WebhookConfig) validate() error {
+// validate checks wc; name ("webhook", "order webhook") says in the error
+// which of the Config's webhooks is wrong.
+func (wc WebhookConfig) validate(name string) error {
 	if wc.URL == "" {
 		return nil
 	}
 	u, err := url.Parse(wc.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return errors.New("webhook URL must be an absolute http or https URL")
+		return fmt.Errorf("%s URL must be an absolute http or https URL", name)
 	}
 	if len(wc.Secret) < webhook.MinSecretLen {
 		// The gateway's verifier refuses shorter secrets; failing here
 		// says so at start-up instead of in every delivery.
-		return fmt.Errorf("webhook secret is required with a webhook URL and must be at least %d bytes", webhook.MinSecretLen)
+		return fmt.Errorf("%s secret is required with a %s URL and must be at least %d bytes", name, name, webhook.MinSecretLen)
 	}
 	return nil
 }
@@ -64,9 +66,11 @@ type webhookEvent struct {
 	Changes int    `json:"changes"`
 }
 
-// notifier posts webhook events in the background. Each event is delivered
-// by its own goroutine, so an admin call never waits for the receiver; close
-// abandons the deliveries still retrying and waits for their goroutines.
+// notifier posts signed notifications to one receiver in the background.
+// Each change notification is delivered by its own goroutine, so an admin
+// call never waits for the receiver; the order notifier runs its deliveries
+// on the notifier's goroutines too (see orderNotifier). close abandons the
+// deliveries still retrying and waits for their goroutines.
 type notifier struct {
 	url    string
 	secret []byte
@@ -109,10 +113,16 @@ func (n *notifier) notify(origin Origin, changes int) {
 		// A struct of a string and an int always encodes.
 		panic(fmt.Sprintf("globalsim: encode webhook event: %v", err))
 	}
-	n.wg.Go(func() { n.deliver(origin, body) })
+	n.wg.Go(func() { n.deliver("webhook", body, "origin", origin) })
 }
 
-func (n *notifier) deliver(origin Origin, body []byte) {
+// deliver posts body with the retry policy (webhookAttempts attempts,
+// webhookRetryDelay apart and doubling) and returns when it was answered
+// 2xx, when every attempt failed, or when close abandoned it. A delivery
+// that fails or is abandoned is logged as what (the kind of notification)
+// with attrs naming the notification, and never tried again: the
+// receiver's polling is the safety net.
+func (n *notifier) deliver(what string, body []byte, attrs ...any) {
 	delay := webhookRetryDelay
 	var err error
 	for attempt := 1; attempt <= webhookAttempts; attempt++ {
@@ -127,12 +137,12 @@ func (n *notifier) deliver(origin Origin, body []byte) {
 		case <-t.C:
 		case <-n.ctx.Done():
 			t.Stop()
-			n.log.Warn("webhook abandoned: simulator closing", "origin", origin, "err", err)
+			n.log.Warn(what+" abandoned: simulator closing", append(attrs, "err", err)...)
 			return
 		}
 		delay *= 2
 	}
-	n.log.Warn("webhook delivery failed", "origin", origin, "attempts", webhookAttempts, "err", err)
+	n.log.Warn(what+" delivery failed", append(attrs, "attempts", webhookAttempts, "err", err)...)
 }
 
 // post sends one signed attempt; any answer outside 2xx is a failure.
