@@ -224,6 +224,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 		Store:   orderStore,
 		Origin:  origins.orders,
 		Guard:   ordersGuard,
+		Lease:   cfg.OutboxLease,
 		Logger:  log.With("component", "outbox"),
 		Metrics: m,
 	})

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func devToken(t *testing.T, sim, subject string) string {
@@ -64,6 +65,22 @@ func TestPersonalDataNeverCrossesTheBorder(t *testing.T) {
 			}
 		}
 	}
+	// Orders cross the border: place one with the address just set, and
+	// wait until the global side has it.
+	r := g.post(t, `{ me { profile { addresses { id } } } }`, nil, bearer(customer)...)
+	var d struct {
+		Me struct{ Profile struct{ Addresses []struct{ ID string } } }
+	}
+	_ = json.Unmarshal(mustJSON(t, r.Data), &d)
+	if len(d.Me.Profile.Addresses) != 1 {
+		t.Fatalf("no address: %s", r.rawBody)
+	}
+	orderID, err := place(g, bearer(customer), "residency-1", d.Me.Profile.Addresses[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the order reaches global", 20*time.Second, func() bool { return globalOrders(t, sim)[orderID] == 1 })
+
 	// The export really held the personal data, so the scan below looks
 	// for values that passed through the gateway.
 	if r := g.post(t, `{ me { profile { mobile } } }`, nil, bearer(customer)...); !strings.Contains(string(r.rawBody), pii["mobile"]) {

@@ -70,6 +70,11 @@ type Config struct {
 	// PolicyVersion is the privacy policy consents are given under
 	// (PRIVACY_POLICY_VERSION).
 	PolicyVersion string
+	// OutboxLease is how long a replica holds an order it is sending
+	// (OUTBOX_LEASE): after a crash, another replica sends it again once
+	// this passes (the origin's idempotency makes that safe). It must be
+	// well above the orders write budget (2s).
+	OutboxLease time.Duration
 
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: grace period for in-flight requests
 	Limits          Limits
@@ -144,6 +149,7 @@ func Default() Config {
 		Cache:         Cache{MaxEntries: 100_000, MaxBytes: 64 << 20},
 		OIDC:          OIDC{ClientID: "meridian-demo", Audience: "meridian"},
 		SyncInterval:  30 * time.Second,
+		OutboxLease:   30 * time.Second,
 		PolicyVersion: "2026-11",
 	}
 }
@@ -219,6 +225,7 @@ func fromLookup(get lookup) (Config, error) {
 	str("ADMIN_TOKEN", &c.AdminToken)
 	str("AUDIT_PSEUDONYM_KEY", &c.AuditPseudonymKey)
 	duration("SYNC_INTERVAL", &c.SyncInterval)
+	duration("OUTBOX_LEASE", &c.OutboxLease)
 	str("PRIVACY_POLICY_VERSION", &c.PolicyVersion)
 	duration("SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
 	integer("MAX_QUERY_DEPTH", &c.Limits.MaxDepth)
@@ -334,6 +341,9 @@ func (c Config) Validate() error {
 	if c.SyncInterval < time.Second {
 		bad("SYNC_INTERVAL must be at least 1s")
 	}
+	if c.OutboxLease < 5*time.Second {
+		bad("OUTBOX_LEASE must be at least 5s (twice the orders write budget, with margin)")
+	}
 	if c.PolicyVersion == "" {
 		bad("PRIVACY_POLICY_VERSION must not be empty")
 	}
@@ -422,6 +432,7 @@ func (c Config) Redacted() []any {
 		"ADMIN_TOKEN", secret(c.AdminToken),
 		"AUDIT_PSEUDONYM_KEY", secret(c.AuditPseudonymKey),
 		"SYNC_INTERVAL", c.SyncInterval.String(),
+		"OUTBOX_LEASE", c.OutboxLease.String(),
 		"PRIVACY_POLICY_VERSION", c.PolicyVersion,
 		"SHUTDOWN_TIMEOUT", c.ShutdownTimeout.String(),
 		"MAX_QUERY_DEPTH", c.Limits.MaxDepth,
