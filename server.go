@@ -262,7 +262,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 		Catalog:  catalogStore,
 		Content:  contentReader,
 		Personal: personal,
-		Orders:   resolvers.Orders{Store: orderStore, Inventory: catalogStore, Placed: dispatcher.Notify},
+		Orders:   resolvers.Orders{Store: orderStore, Inventory: catalogStore, Dashboard: orderStore, Placed: dispatcher.Notify},
 		Verifier: verifier,
 		Sessions: sessions,
 		Loaders:  loaderFactory,

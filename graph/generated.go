@@ -73,6 +73,9 @@ type ComplexityRoot struct {
 	AssignedCustomer struct {
 		ContactAllowed func(childComplexity int) int
 		ID             func(childComplexity int) int
+		LastOrderAt    func(childComplexity int) int
+		LifetimeValue  func(childComplexity int) int
+		OrderCount     func(childComplexity int) int
 		Profile        func(childComplexity int) int
 	}
 
@@ -103,6 +106,9 @@ type ComplexityRoot struct {
 	ConsultantDashboard struct {
 		ConsultantID func(childComplexity int) int
 		Customers    func(childComplexity int, first *int, after *string) int
+		Orders       func(childComplexity int, status *model.OrderStatus, first *int, after *string) int
+		SalesSummary func(childComplexity int, period model.Period) int
+		TopProducts  func(childComplexity int, period model.Period, first *int) int
 	}
 
 	ContentPage struct {
@@ -259,9 +265,27 @@ type ComplexityRoot struct {
 		Search     func(childComplexity int, query *string, category *string, first *int, after *string, locale *string) int
 	}
 
+	SalesSummary struct {
+		AverageOrderValue func(childComplexity int) int
+		CustomerCount     func(childComplexity int) int
+		From              func(childComplexity int) int
+		OrderCount        func(childComplexity int) int
+		Period            func(childComplexity int) int
+		Revenue           func(childComplexity int) int
+		To                func(childComplexity int) int
+	}
+
 	SkinProfile struct {
 		Concerns func(childComplexity int) int
 		Type     func(childComplexity int) int
+	}
+
+	TopProduct struct {
+		Name      func(childComplexity int) int
+		ProductID func(childComplexity int) int
+		Revenue   func(childComplexity int) int
+		Sku       func(childComplexity int) int
+		Units     func(childComplexity int) int
 	}
 }
 
@@ -271,6 +295,9 @@ type ComplexityRoot struct {
 
 type ConsultantDashboardResolver interface {
 	Customers(ctx context.Context, obj *model.ConsultantDashboard, first *int, after *string) (*model.AssignedCustomerConnection, error)
+	SalesSummary(ctx context.Context, obj *model.ConsultantDashboard, period model.Period) (*model.SalesSummary, error)
+	TopProducts(ctx context.Context, obj *model.ConsultantDashboard, period model.Period, first *int) ([]*model.TopProduct, error)
+	Orders(ctx context.Context, obj *model.ConsultantDashboard, status *model.OrderStatus, first *int, after *string) (*model.OrderConnection, error)
 }
 type CustomerResolver interface {
 	Profile(ctx context.Context, obj *model.Customer) (*model1.Profile, error)
@@ -446,6 +473,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AssignedCustomer.ID(childComplexity), true
+	case "AssignedCustomer.lastOrderAt":
+		if e.ComplexityRoot.AssignedCustomer.LastOrderAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssignedCustomer.LastOrderAt(childComplexity), true
+	case "AssignedCustomer.lifetimeValue":
+		if e.ComplexityRoot.AssignedCustomer.LifetimeValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssignedCustomer.LifetimeValue(childComplexity), true
+	case "AssignedCustomer.orderCount":
+		if e.ComplexityRoot.AssignedCustomer.OrderCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AssignedCustomer.OrderCount(childComplexity), true
 	case "AssignedCustomer.profile":
 		if e.ComplexityRoot.AssignedCustomer.Profile == nil {
 			break
@@ -546,6 +591,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ConsultantDashboard.Customers(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "ConsultantDashboard.orders":
+		if e.ComplexityRoot.ConsultantDashboard.Orders == nil {
+			break
+		}
+
+		args, err := ec.field_ConsultantDashboard_orders_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ConsultantDashboard.Orders(childComplexity, args["status"].(*model.OrderStatus), args["first"].(*int), args["after"].(*string)), true
+	case "ConsultantDashboard.salesSummary":
+		if e.ComplexityRoot.ConsultantDashboard.SalesSummary == nil {
+			break
+		}
+
+		args, err := ec.field_ConsultantDashboard_salesSummary_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ConsultantDashboard.SalesSummary(childComplexity, args["period"].(model.Period)), true
+	case "ConsultantDashboard.topProducts":
+		if e.ComplexityRoot.ConsultantDashboard.TopProducts == nil {
+			break
+		}
+
+		args, err := ec.field_ConsultantDashboard_topProducts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ConsultantDashboard.TopProducts(childComplexity, args["period"].(model.Period), args["first"].(*int)), true
 
 	case "ContentPage.body":
 		if e.ComplexityRoot.ContentPage.Body == nil {
@@ -1180,6 +1258,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Search(childComplexity, args["query"].(*string), args["category"].(*string), args["first"].(*int), args["after"].(*string), args["locale"].(*string)), true
 
+	case "SalesSummary.averageOrderValue":
+		if e.ComplexityRoot.SalesSummary.AverageOrderValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesSummary.AverageOrderValue(childComplexity), true
+	case "SalesSummary.customerCount":
+		if e.ComplexityRoot.SalesSummary.CustomerCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesSummary.CustomerCount(childComplexity), true
+	case "SalesSummary.from":
+		if e.ComplexityRoot.SalesSummary.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesSummary.From(childComplexity), true
+	case "SalesSummary.orderCount":
+		if e.ComplexityRoot.SalesSummary.OrderCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesSummary.OrderCount(childComplexity), true
+	case "SalesSummary.period":
+		if e.ComplexityRoot.SalesSummary.Period == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesSummary.Period(childComplexity), true
+	case "SalesSummary.revenue":
+		if e.ComplexityRoot.SalesSummary.Revenue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesSummary.Revenue(childComplexity), true
+	case "SalesSummary.to":
+		if e.ComplexityRoot.SalesSummary.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SalesSummary.To(childComplexity), true
+
 	case "SkinProfile.concerns":
 		if e.ComplexityRoot.SkinProfile.Concerns == nil {
 			break
@@ -1192,6 +1313,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SkinProfile.Type(childComplexity), true
+
+	case "TopProduct.name":
+		if e.ComplexityRoot.TopProduct.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopProduct.Name(childComplexity), true
+	case "TopProduct.productId":
+		if e.ComplexityRoot.TopProduct.ProductID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopProduct.ProductID(childComplexity), true
+	case "TopProduct.revenue":
+		if e.ComplexityRoot.TopProduct.Revenue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopProduct.Revenue(childComplexity), true
+	case "TopProduct.sku":
+		if e.ComplexityRoot.TopProduct.Sku == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopProduct.Sku(childComplexity), true
+	case "TopProduct.units":
+		if e.ComplexityRoot.TopProduct.Units == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopProduct.Units(childComplexity), true
 
 	}
 	return 0, false
@@ -1609,11 +1761,50 @@ input AddressInput {
   isDefault: Boolean
 }
 
-"A beauty consultant's workspace."
+"A beauty consultant's workspace, read from the in-country order projection: no cross-border call."
 type ConsultantDashboard {
   consultantId: ID!
-  "Customers assigned to this consultant."
+  "Customers assigned to this consultant, with their order totals; contact fields under the @pii policy."
   customers(first: Int = 20, after: String): AssignedCustomerConnection!
+  "Sales of the consultant's orders in a period (Asia/Shanghai calendar); REJECTED orders excluded."
+  salesSummary(period: Period!): SalesSummary!
+  "Best-selling products in a period, by revenue."
+  topProducts(period: Period!, first: Int = 10): [TopProduct!]!
+  "The consultant's team orders, newest first, optionally of one status."
+  orders(status: OrderStatus, first: Int = 20, after: String): OrderConnection!
+}
+
+"A reporting period in the Asia/Shanghai time zone, ending now."
+enum Period {
+  TODAY
+  "Since Monday 00:00."
+  THIS_WEEK
+  THIS_MONTH
+  "The last 30 days up to now."
+  LAST_30_DAYS
+  THIS_YEAR
+}
+
+"Sales totals of a period."
+type SalesSummary {
+  period: Period!
+  from: Time!
+  to: Time!
+  orderCount: Int!
+  revenue: Money!
+  averageOrderValue: Money!
+  "Distinct customers who ordered."
+  customerCount: Int!
+}
+
+"A product's sales in a period."
+type TopProduct {
+  productId: ID!
+  sku: String!
+  "Name in the request's locale, from the mirror (null if it left the catalog)."
+  name: String
+  units: Int!
+  revenue: Money!
 }
 
 "A page of assigned customers."
@@ -1635,6 +1826,11 @@ type AssignedCustomer {
   profile: Profile
   "Whether the customer allows their consultant to contact them."
   contactAllowed: Boolean!
+  "When the customer last ordered; null if never."
+  lastOrderAt: Time
+  "Sum of the customer's orders (REJECTED excluded)."
+  lifetimeValue: Money!
+  orderCount: Int!
 }
 
 "A sellable product from the in-country catalog mirror."
@@ -1842,6 +2038,12 @@ func (ec *executionContext) childFields_AssignedCustomer(ctx context.Context, fi
 		return ec.fieldContext_AssignedCustomer_profile(ctx, field)
 	case "contactAllowed":
 		return ec.fieldContext_AssignedCustomer_contactAllowed(ctx, field)
+	case "lastOrderAt":
+		return ec.fieldContext_AssignedCustomer_lastOrderAt(ctx, field)
+	case "lifetimeValue":
+		return ec.fieldContext_AssignedCustomer_lifetimeValue(ctx, field)
+	case "orderCount":
+		return ec.fieldContext_AssignedCustomer_orderCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AssignedCustomer", field.Name)
 }
@@ -1900,6 +2102,12 @@ func (ec *executionContext) childFields_ConsultantDashboard(ctx context.Context,
 		return ec.fieldContext_ConsultantDashboard_consultantId(ctx, field)
 	case "customers":
 		return ec.fieldContext_ConsultantDashboard_customers(ctx, field)
+	case "salesSummary":
+		return ec.fieldContext_ConsultantDashboard_salesSummary(ctx, field)
+	case "topProducts":
+		return ec.fieldContext_ConsultantDashboard_topProducts(ctx, field)
+	case "orders":
+		return ec.fieldContext_ConsultantDashboard_orders(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ConsultantDashboard", field.Name)
 }
@@ -2174,6 +2382,26 @@ func (ec *executionContext) childFields_Profile(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type Profile", field.Name)
 }
 
+func (ec *executionContext) childFields_SalesSummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "period":
+		return ec.fieldContext_SalesSummary_period(ctx, field)
+	case "from":
+		return ec.fieldContext_SalesSummary_from(ctx, field)
+	case "to":
+		return ec.fieldContext_SalesSummary_to(ctx, field)
+	case "orderCount":
+		return ec.fieldContext_SalesSummary_orderCount(ctx, field)
+	case "revenue":
+		return ec.fieldContext_SalesSummary_revenue(ctx, field)
+	case "averageOrderValue":
+		return ec.fieldContext_SalesSummary_averageOrderValue(ctx, field)
+	case "customerCount":
+		return ec.fieldContext_SalesSummary_customerCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SalesSummary", field.Name)
+}
+
 func (ec *executionContext) childFields_SkinProfile(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "type":
@@ -2182,6 +2410,22 @@ func (ec *executionContext) childFields_SkinProfile(ctx context.Context, field g
 		return ec.fieldContext_SkinProfile_concerns(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SkinProfile", field.Name)
+}
+
+func (ec *executionContext) childFields_TopProduct(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "productId":
+		return ec.fieldContext_TopProduct_productId(ctx, field)
+	case "sku":
+		return ec.fieldContext_TopProduct_sku(ctx, field)
+	case "name":
+		return ec.fieldContext_TopProduct_name(ctx, field)
+	case "units":
+		return ec.fieldContext_TopProduct_units(ctx, field)
+	case "revenue":
+		return ec.fieldContext_TopProduct_revenue(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TopProduct", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2333,6 +2577,72 @@ func (ec *executionContext) field_ConsultantDashboard_customers_args(ctx context
 		return nil, err
 	}
 	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_ConsultantDashboard_orders_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*model.OrderStatus, error) {
+			return ec.unmarshalOOrderStatus2ᚖmeridianᚋgraphᚋmodelᚐOrderStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_ConsultantDashboard_salesSummary_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "period",
+		func(ctx context.Context, v any) (model.Period, error) {
+			return ec.unmarshalNPeriod2meridianᚋgraphᚋmodelᚐPeriod(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["period"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_ConsultantDashboard_topProducts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "period",
+		func(ctx context.Context, v any) (model.Period, error) {
+			return ec.unmarshalNPeriod2meridianᚋgraphᚋmodelᚐPeriod(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["period"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
 	return args, nil
 }
 
@@ -3227,6 +3537,84 @@ func (ec *executionContext) fieldContext_AssignedCustomer_contactAllowed(_ conte
 	return graphql.NewScalarFieldContext("AssignedCustomer", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _AssignedCustomer_lastOrderAt(ctx context.Context, field graphql.CollectedField, obj *model.AssignedCustomer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssignedCustomer_lastOrderAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastOrderAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AssignedCustomer_lastOrderAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AssignedCustomer", field, false, false, "Time")
+}
+
+func (ec *executionContext) _AssignedCustomer_lifetimeValue(ctx context.Context, field graphql.CollectedField, obj *model.AssignedCustomer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssignedCustomer_lifetimeValue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LifetimeValue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model1.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖmeridianᚋresolversᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AssignedCustomer_lifetimeValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AssignedCustomer",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AssignedCustomer_orderCount(ctx context.Context, field graphql.CollectedField, obj *model.AssignedCustomer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AssignedCustomer_orderCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrderCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AssignedCustomer_orderCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AssignedCustomer", field, false, false, "Int")
+}
+
 func (ec *executionContext) _AssignedCustomerConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.AssignedCustomerConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3591,6 +3979,138 @@ func (ec *executionContext) fieldContext_ConsultantDashboard_customers(ctx conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_ConsultantDashboard_customers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConsultantDashboard_salesSummary(ctx context.Context, field graphql.CollectedField, obj *model.ConsultantDashboard) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsultantDashboard_salesSummary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.ConsultantDashboard().SalesSummary(ctx, obj, fc.Args["period"].(model.Period))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SalesSummary) graphql.Marshaler {
+			return ec.marshalNSalesSummary2ᚖmeridianᚋgraphᚋmodelᚐSalesSummary(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsultantDashboard_salesSummary(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConsultantDashboard",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SalesSummary(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_ConsultantDashboard_salesSummary_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConsultantDashboard_topProducts(ctx context.Context, field graphql.CollectedField, obj *model.ConsultantDashboard) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsultantDashboard_topProducts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.ConsultantDashboard().TopProducts(ctx, obj, fc.Args["period"].(model.Period), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TopProduct) graphql.Marshaler {
+			return ec.marshalNTopProduct2ᚕᚖmeridianᚋgraphᚋmodelᚐTopProductᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsultantDashboard_topProducts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConsultantDashboard",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TopProduct(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_ConsultantDashboard_topProducts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConsultantDashboard_orders(ctx context.Context, field graphql.CollectedField, obj *model.ConsultantDashboard) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsultantDashboard_orders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.ConsultantDashboard().Orders(ctx, obj, fc.Args["status"].(*model.OrderStatus), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderConnection) graphql.Marshaler {
+			return ec.marshalNOrderConnection2ᚖmeridianᚋgraphᚋmodelᚐOrderConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsultantDashboard_orders(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConsultantDashboard",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_ConsultantDashboard_orders_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -6390,6 +6910,185 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _SalesSummary_period(ctx context.Context, field graphql.CollectedField, obj *model.SalesSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesSummary_period(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Period, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Period) graphql.Marshaler {
+			return ec.marshalNPeriod2meridianᚋgraphᚋmodelᚐPeriod(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesSummary_period(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesSummary", field, false, false, "Period")
+}
+
+func (ec *executionContext) _SalesSummary_from(ctx context.Context, field graphql.CollectedField, obj *model.SalesSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesSummary_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesSummary_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesSummary", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SalesSummary_to(ctx context.Context, field graphql.CollectedField, obj *model.SalesSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesSummary_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesSummary_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesSummary", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SalesSummary_orderCount(ctx context.Context, field graphql.CollectedField, obj *model.SalesSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesSummary_orderCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrderCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesSummary_orderCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SalesSummary_revenue(ctx context.Context, field graphql.CollectedField, obj *model.SalesSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesSummary_revenue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Revenue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model1.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖmeridianᚋresolversᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesSummary_revenue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SalesSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SalesSummary_averageOrderValue(ctx context.Context, field graphql.CollectedField, obj *model.SalesSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesSummary_averageOrderValue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AverageOrderValue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model1.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖmeridianᚋresolversᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesSummary_averageOrderValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SalesSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SalesSummary_customerCount(ctx context.Context, field graphql.CollectedField, obj *model.SalesSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SalesSummary_customerCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CustomerCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SalesSummary_customerCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SalesSummary", field, false, false, "Int")
+}
+
 func (ec *executionContext) _SkinProfile_type(ctx context.Context, field graphql.CollectedField, obj *model1.SkinProfile) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6434,6 +7133,130 @@ func (ec *executionContext) _SkinProfile_concerns(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_SkinProfile_concerns(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SkinProfile", field, false, false, "String")
+}
+
+func (ec *executionContext) _TopProduct_productId(ctx context.Context, field graphql.CollectedField, obj *model.TopProduct) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopProduct_productId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProductID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopProduct_productId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopProduct", field, false, false, "ID")
+}
+
+func (ec *executionContext) _TopProduct_sku(ctx context.Context, field graphql.CollectedField, obj *model.TopProduct) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopProduct_sku(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sku, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopProduct_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopProduct", field, false, false, "String")
+}
+
+func (ec *executionContext) _TopProduct_name(ctx context.Context, field graphql.CollectedField, obj *model.TopProduct) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopProduct_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TopProduct_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopProduct", field, false, false, "String")
+}
+
+func (ec *executionContext) _TopProduct_units(ctx context.Context, field graphql.CollectedField, obj *model.TopProduct) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopProduct_units(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Units, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopProduct_units(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopProduct", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TopProduct_revenue(ctx context.Context, field graphql.CollectedField, obj *model.TopProduct) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopProduct_revenue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Revenue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model1.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖmeridianᚋresolversᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopProduct_revenue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TopProduct",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -8037,6 +8860,21 @@ func (ec *executionContext) _AssignedCustomer(ctx context.Context, sel ast.Selec
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "lastOrderAt":
+			out.Values[i] = ec._AssignedCustomer_lastOrderAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lifetimeValue":
+			out.Values[i] = ec._AssignedCustomer_lifetimeValue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "orderCount":
+			out.Values[i] = ec._AssignedCustomer_orderCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -8247,6 +9085,24 @@ func (ec *executionContext) _ConsultantDashboard(ctx context.Context, sel ast.Se
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ConsultantDashboard_customers(ctx, field, obj)
+				})
+		case "salesSummary":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ConsultantDashboard_salesSummary(ctx, field, obj)
+				})
+		case "topProducts":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ConsultantDashboard_topProducts(ctx, field, obj)
+				})
+		case "orders":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ConsultantDashboard_orders(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -9361,6 +10217,69 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	return out
 }
 
+var salesSummaryImplementors = []string{"SalesSummary"}
+
+func (ec *executionContext) _SalesSummary(ctx context.Context, sel ast.SelectionSet, obj *model.SalesSummary) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, salesSummaryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SalesSummary")
+		case "period":
+			out.Values[i] = ec._SalesSummary_period(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "from":
+			out.Values[i] = ec._SalesSummary_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._SalesSummary_to(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "orderCount":
+			out.Values[i] = ec._SalesSummary_orderCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revenue":
+			out.Values[i] = ec._SalesSummary_revenue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "averageOrderValue":
+			out.Values[i] = ec._SalesSummary_averageOrderValue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "customerCount":
+			out.Values[i] = ec._SalesSummary_customerCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var skinProfileImplementors = []string{"SkinProfile"}
 
 func (ec *executionContext) _SkinProfile(ctx context.Context, sel ast.SelectionSet, obj *model1.SkinProfile) graphql.Marshaler {
@@ -9379,6 +10298,59 @@ func (ec *executionContext) _SkinProfile(ctx context.Context, sel ast.SelectionS
 			}
 		case "concerns":
 			out.Values[i] = ec._SkinProfile_concerns(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var topProductImplementors = []string{"TopProduct"}
+
+func (ec *executionContext) _TopProduct(ctx context.Context, sel ast.SelectionSet, obj *model.TopProduct) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, topProductImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TopProduct")
+		case "productId":
+			out.Values[i] = ec._TopProduct_productId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sku":
+			out.Values[i] = ec._TopProduct_sku(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._TopProduct_name(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "units":
+			out.Values[i] = ec._TopProduct_units(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revenue":
+			out.Values[i] = ec._TopProduct_revenue(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -10166,6 +11138,16 @@ func (ec *executionContext) marshalNPageInfo2ᚖmeridianᚋgraphᚋmodelᚐPageI
 	return ec._PageInfo(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNPeriod2meridianᚋgraphᚋmodelᚐPeriod(ctx context.Context, v any) (model.Period, error) {
+	var res model.Period
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPeriod2meridianᚋgraphᚋmodelᚐPeriod(ctx context.Context, sel ast.SelectionSet, v model.Period) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNPiiKind2meridianᚋgraphᚋmodelᚐPiiKind(ctx context.Context, v any) (model.PiiKind, error) {
 	var res model.PiiKind
 	err := res.UnmarshalGQL(v)
@@ -10247,6 +11229,14 @@ func (ec *executionContext) marshalNProfile2ᚖmeridianᚋresolversᚋmodelᚐPr
 	return ec._Profile(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNSalesSummary2ᚖmeridianᚋgraphᚋmodelᚐSalesSummary(ctx context.Context, sel ast.SelectionSet, v *model.SalesSummary) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SalesSummary!")
+		return graphql.Null
+	}
+	return ec._SalesSummary(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNStockStatus2meridianᚋgraphᚋmodelᚐStockStatus(ctx context.Context, v any) (model.StockStatus, error) {
 	var res model.StockStatus
 	err := res.UnmarshalGQL(v)
@@ -10312,6 +11302,30 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNTopProduct2ᚕᚖmeridianᚋgraphᚋmodelᚐTopProductᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TopProduct) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTopProduct2ᚖmeridianᚋgraphᚋmodelᚐTopProduct(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTopProduct2ᚖmeridianᚋgraphᚋmodelᚐTopProduct(ctx context.Context, sel ast.SelectionSet, v *model.TopProduct) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TopProduct!")
+		return graphql.Null
+	}
+	return ec._TopProduct(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNUpdateProfileInput2meridianᚋgraphᚋmodelᚐUpdateProfileInput(ctx context.Context, v any) (model.UpdateProfileInput, error) {
@@ -10619,6 +11633,22 @@ func (ec *executionContext) marshalOOrder2ᚖmeridianᚋgraphᚋmodelᚐOrder(ct
 		return graphql.Null
 	}
 	return ec._Order(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOOrderStatus2ᚖmeridianᚋgraphᚋmodelᚐOrderStatus(ctx context.Context, v any) (*model.OrderStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.OrderStatus)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOOrderStatus2ᚖmeridianᚋgraphᚋmodelᚐOrderStatus(ctx context.Context, sel ast.SelectionSet, v *model.OrderStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOProduct2ᚖmeridianᚋresolversᚋmodelᚐProduct(ctx context.Context, sel ast.SelectionSet, v *model1.Product) graphql.Marshaler {

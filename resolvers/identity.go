@@ -473,5 +473,8 @@ func (r *Resolver) assignedCustomers(ctx context.Context, consultantID string, f
 	if n := len(conn.Edges); n > 0 {
 		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
 	}
+	if err := r.customerTotals(ctx, consultantID, conn); err != nil {
+		return nil, err
+	}
 	return conn, nil
 }

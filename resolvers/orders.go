@@ -39,6 +39,8 @@ type InventorySnapshots interface {
 type Orders struct {
 	Store     OrderStore
 	Inventory InventorySnapshots
+	// Dashboard answers the consultant workspace's reports.
+	Dashboard Dashboard
 	// Placed is called after an order is committed, to wake the
 	// dispatcher; nil is fine (it polls).
 	Placed func()
@@ -277,27 +279,28 @@ func (r *Resolver) order(ctx context.Context, id string, localeArg *string) (*gq
 
 const orderCursorPrefix = "o1:"
 
-func (r *Resolver) customerOrders(ctx context.Context, subject string, first *int, after *string) (*gqlmodel.OrderConnection, error) {
+// orderPaging checks first and decodes after for order connections.
+func orderPaging(maxPageSize int, first *int, after *string) (int, string, error) {
 	n := 20
 	if first != nil {
 		n = *first
 	}
-	if n < 1 || n > r.maxPageSize {
-		return nil, apierr.New(apierr.BadUserInput, "first: must be between 1 and %d, got %d", r.maxPageSize, n)
+	if n < 1 || n > maxPageSize {
+		return 0, "", apierr.New(apierr.BadUserInput, "first: must be between 1 and %d, got %d", maxPageSize, n)
 	}
 	afterID := ""
 	if after != nil && *after != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(*after)
 		if err != nil || !strings.HasPrefix(string(raw), orderCursorPrefix) || len(raw) == len(orderCursorPrefix) {
-			return nil, apierr.New(apierr.BadUserInput, "after: not a cursor returned by this API")
+			return 0, "", apierr.New(apierr.BadUserInput, "after: not a cursor returned by this API")
 		}
 		afterID = string(raw[len(orderCursorPrefix):])
 	}
-	page, err := r.orders.Store.ListBySubject(ctx, subject, n, afterID)
-	if err != nil {
-		return nil, err
-	}
-	loc := locale.FromContext(ctx)
+	return n, afterID, nil
+}
+
+// orderConnection maps a page of orders.
+func orderConnection(page orderstore.Page, loc locale.Locale) *gqlmodel.OrderConnection {
 	conn := &gqlmodel.OrderConnection{
 		Edges:    make([]*gqlmodel.OrderEdge, len(page.Orders)),
 		PageInfo: &gqlmodel.PageInfo{HasNextPage: page.HasNextPage},
@@ -311,5 +314,17 @@ func (r *Resolver) customerOrders(ctx context.Context, subject string, first *in
 	if n := len(conn.Edges); n > 0 {
 		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
 	}
-	return conn, nil
+	return conn
+}
+
+func (r *Resolver) customerOrders(ctx context.Context, subject string, first *int, after *string) (*gqlmodel.OrderConnection, error) {
+	n, afterID, err := orderPaging(r.maxPageSize, first, after)
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.orders.Store.ListBySubject(ctx, subject, n, afterID)
+	if err != nil {
+		return nil, err
+	}
+	return orderConnection(page, locale.FromContext(ctx)), nil
 }

@@ -7,6 +7,7 @@ package resolvers
 import (
 	"context"
 	"errors"
+	"time"
 
 	"meridian/adapters/catalog"
 	"meridian/adapters/content"
@@ -32,6 +33,7 @@ type Resolver struct {
 	orders       Orders
 	maxPageSize  int
 	maxQueryLen  int
+	now          func() time.Time
 }
 
 // Config is what the resolvers need.
@@ -42,6 +44,8 @@ type Config struct {
 	Orders   Orders
 	// MaxPageSize caps `first` on connections and the length of id lists.
 	MaxPageSize int
+	// Now is the clock reporting periods end at; nil means time.Now.
+	Now func() time.Time
 }
 
 // New returns a root resolver, refusing an incomplete configuration.
@@ -52,8 +56,8 @@ func New(cfg Config) (*Resolver, error) {
 	if cfg.Personal.Profiles == nil || cfg.Personal.Consents == nil || cfg.Personal.Audit == nil {
 		return nil, errors.New("resolvers: Personal needs Profiles, Consents and Audit")
 	}
-	if cfg.Orders.Store == nil || cfg.Orders.Inventory == nil {
-		return nil, errors.New("resolvers: Orders needs Store and Inventory")
+	if cfg.Orders.Store == nil || cfg.Orders.Inventory == nil || cfg.Orders.Dashboard == nil {
+		return nil, errors.New("resolvers: Orders needs Store, Inventory and Dashboard")
 	}
 	if cfg.Personal.PolicyVersion == "" {
 		return nil, errors.New("resolvers: Personal.PolicyVersion is required")
@@ -61,8 +65,12 @@ func New(cfg Config) (*Resolver, error) {
 	if cfg.MaxPageSize < 1 {
 		return nil, errors.New("resolvers: MaxPageSize must be at least 1")
 	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
 	return &Resolver{
 		catalog: cfg.Catalog, contentPages: cfg.Content, personal: cfg.Personal, orders: cfg.Orders,
-		maxPageSize: cfg.MaxPageSize, maxQueryLen: 100,
+		maxPageSize: cfg.MaxPageSize, maxQueryLen: 100, now: now,
 	}, nil
 }

@@ -21,6 +21,21 @@ func (r *consultantDashboardResolver) Customers(ctx context.Context, obj *model1
 	return r.assignedCustomers(ctx, obj.ConsultantID, first, after)
 }
 
+// SalesSummary is the resolver for the salesSummary field.
+func (r *consultantDashboardResolver) SalesSummary(ctx context.Context, obj *model1.ConsultantDashboard, period model1.Period) (*model1.SalesSummary, error) {
+	return r.salesSummary(ctx, obj.ConsultantID, period)
+}
+
+// TopProducts is the resolver for the topProducts field.
+func (r *consultantDashboardResolver) TopProducts(ctx context.Context, obj *model1.ConsultantDashboard, period model1.Period, first *int) ([]*model1.TopProduct, error) {
+	return r.topProducts(ctx, obj.ConsultantID, period, first)
+}
+
+// Orders is the resolver for the orders field.
+func (r *consultantDashboardResolver) Orders(ctx context.Context, obj *model1.ConsultantDashboard, status *model1.OrderStatus, first *int, after *string) (*model1.OrderConnection, error) {
+	return r.consultantOrders(ctx, obj.ConsultantID, status, first, after)
+}
+
 // Profile is the resolver for the profile field.
 func (r *customerResolver) Profile(ctx context.Context, obj *model1.Customer) (*model.Profile, error) {
 	return r.ownProfile(ctx, obj.ID)

@@ -92,13 +92,26 @@ func (s *SQLStore) newID(prefix string, now time.Time) (string, error) {
 // Concurrent calls with one key and principal create one order: the others
 // wait for the first transaction and then return its order. The store
 // computes every LineTotal and the Total from the unit prices and
-// quantities (exact decimal arithmetic). An invalid request changes
+// quantities (exact decimal arithmetic), and records them in minor units as
+// well, for the dashboards' sums. An invalid request changes
 // nothing and fails with one *FieldError per problem, wrapping
 // ErrInvalidInput.
 func (s *SQLStore) Place(ctx context.Context, req PlaceRequest) (order Order, created bool, err error) {
 	lines, total, err := validatePlace(req)
 	if err != nil {
 		return Order{}, false, fmt.Errorf("orderstore: place: %w", err)
+	}
+	// The amounts again in minor units, which the dashboards sum in SQL,
+	// exactly (see SalesSummary).
+	totalMinor, err := minorUnits(total)
+	if err != nil {
+		return Order{}, false, fmt.Errorf("orderstore: place: %w", err)
+	}
+	lineMinor := make([]int64, len(lines))
+	for i, l := range lines {
+		if lineMinor[i], err = minorUnits(l.LineTotal); err != nil {
+			return Order{}, false, fmt.Errorf("orderstore: place: %w", err)
+		}
 	}
 	now := s.clock()
 	id, err := s.newID("ord-", now)
@@ -131,15 +144,15 @@ VALUES (?, ?, ?, ?, ?) ON CONFLICT (placed_by, idem_key) DO NOTHING`,
 			return err
 		}
 		consultant := sql.NullString{String: req.ConsultantID, Valid: req.ConsultantID != ""}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO orders_orders (`+orderColumns+`, status_checked_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', NULL, ?, ?, NULL)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO orders_orders (`+orderColumns+`, status_checked_at, total_minor)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', NULL, ?, ?, NULL, ?)`,
 			id, req.Subject, consultant, req.PlacedBy, req.Currency, total, req.ShippingAddressID, req.Note,
-			string(StatusPending), d.TimeArg(now), d.TimeArg(now)); err != nil {
+			string(StatusPending), d.TimeArg(now), d.TimeArg(now), totalMinor); err != nil {
 			return fmt.Errorf("insert order: %w", err)
 		}
 		for i, l := range lines {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO orders_lines (order_id, position, product_id, sku, quantity, unit_price, line_total)
-VALUES (?, ?, ?, ?, ?, ?, ?)`, id, i, l.ProductID, l.SKU, l.Quantity, l.UnitPrice, l.LineTotal); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO orders_lines (order_id, position, product_id, sku, quantity, unit_price, line_total, line_total_minor)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id, i, l.ProductID, l.SKU, l.Quantity, l.UnitPrice, l.LineTotal, lineMinor[i]); err != nil {
 				return fmt.Errorf("insert line %d: %w", i, err)
 			}
 		}

@@ -49,6 +49,11 @@ type AssignedCustomer struct {
 	Profile *model.Profile `json:"profile,omitempty"`
 	// Whether the customer allows their consultant to contact them.
 	ContactAllowed bool `json:"contactAllowed"`
+	// When the customer last ordered; null if never.
+	LastOrderAt *time.Time `json:"lastOrderAt,omitempty"`
+	// Sum of the customer's orders (REJECTED excluded).
+	LifetimeValue *model.Money `json:"lifetimeValue"`
+	OrderCount    int          `json:"orderCount"`
 }
 
 // A page of assigned customers.
@@ -73,11 +78,17 @@ type Consent struct {
 	PolicyVersion *string    `json:"policyVersion,omitempty"`
 }
 
-// A beauty consultant's workspace.
+// A beauty consultant's workspace, read from the in-country order projection: no cross-border call.
 type ConsultantDashboard struct {
 	ConsultantID string `json:"consultantId"`
-	// Customers assigned to this consultant.
+	// Customers assigned to this consultant, with their order totals; contact fields under the @pii policy.
 	Customers *AssignedCustomerConnection `json:"customers"`
+	// Sales of the consultant's orders in a period (Asia/Shanghai calendar); REJECTED orders excluded.
+	SalesSummary *SalesSummary `json:"salesSummary"`
+	// Best-selling products in a period, by revenue.
+	TopProducts []*TopProduct `json:"topProducts"`
+	// The consultant's team orders, newest first, optionally of one status.
+	Orders *OrderConnection `json:"orders"`
 }
 
 // A signed-in customer, as they see themselves.
@@ -211,6 +222,28 @@ type ProductEdge struct {
 }
 
 type Query struct {
+}
+
+// Sales totals of a period.
+type SalesSummary struct {
+	Period            Period       `json:"period"`
+	From              time.Time    `json:"from"`
+	To                time.Time    `json:"to"`
+	OrderCount        int          `json:"orderCount"`
+	Revenue           *model.Money `json:"revenue"`
+	AverageOrderValue *model.Money `json:"averageOrderValue"`
+	// Distinct customers who ordered.
+	CustomerCount int `json:"customerCount"`
+}
+
+// A product's sales in a period.
+type TopProduct struct {
+	ProductID string `json:"productId"`
+	Sku       string `json:"sku"`
+	// Name in the request's locale, from the mirror (null if it left the catalog).
+	Name    *string      `json:"name,omitempty"`
+	Units   int          `json:"units"`
+	Revenue *model.Money `json:"revenue"`
 }
 
 // Input of updateProfile; omitted fields stay as they are.
@@ -408,6 +441,70 @@ func (e *OrderStatus) UnmarshalJSON(b []byte) error {
 }
 
 func (e OrderStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A reporting period in the Asia/Shanghai time zone, ending now.
+type Period string
+
+const (
+	PeriodToday Period = "TODAY"
+	// Since Monday 00:00.
+	PeriodThisWeek  Period = "THIS_WEEK"
+	PeriodThisMonth Period = "THIS_MONTH"
+	// The last 30 days up to now.
+	PeriodLast30Days Period = "LAST_30_DAYS"
+	PeriodThisYear   Period = "THIS_YEAR"
+)
+
+var AllPeriod = []Period{
+	PeriodToday,
+	PeriodThisWeek,
+	PeriodThisMonth,
+	PeriodLast30Days,
+	PeriodThisYear,
+}
+
+func (e Period) IsValid() bool {
+	switch e {
+	case PeriodToday, PeriodThisWeek, PeriodThisMonth, PeriodLast30Days, PeriodThisYear:
+		return true
+	}
+	return false
+}
+
+func (e Period) String() string {
+	return string(e)
+}
+
+func (e *Period) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = Period(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid Period", str)
+	}
+	return nil
+}
+
+func (e Period) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *Period) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e Period) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

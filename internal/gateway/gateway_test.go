@@ -165,7 +165,7 @@ func orders(t *testing.T) resolvers.Orders {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resolvers.Orders{Store: store, Inventory: mirror}
+	return resolvers.Orders{Store: store, Inventory: mirror, Dashboard: store}
 }
 
 // emptyContent is a CMS mirror with no pages.
