@@ -51,6 +51,7 @@ import (
 	"meridian/internal/metrics"
 	"meridian/internal/originhttp"
 	"meridian/internal/outbox"
+	"meridian/internal/persisted"
 	"meridian/internal/playground"
 	"meridian/internal/session"
 	"meridian/internal/syncjobs"
@@ -258,17 +259,34 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if demo {
 		routes["GET /auth/dev-token"] = devToken(cfg.OIDC.Issuer)
 	}
+	// Persisted queries: the manifests are reread when they change, so a
+	// dashboard release's operations go live without a restart.
+	manifests, err := persisted.NewRegistry(log, cfg.Persisted.Manifests...)
+	if err != nil {
+		return err
+	}
+	go func() { _ = manifests.Watch(ctx, cfg.Persisted.WatchInterval) }()
+	apq, err := openAPQStore(redisClient)
+	if err != nil {
+		return err
+	}
+	if cfg.Persisted.Only {
+		log.Info("persisted-only: operations outside the manifests are refused", "operations", manifests.Manifest().Len())
+	}
+
 	h, err := gateway.New(cfg, gateway.Deps{
-		Catalog:  catalogStore,
-		Content:  contentReader,
-		Personal: personal,
-		Orders:   resolvers.Orders{Store: orderStore, Inventory: catalogStore, Dashboard: orderStore, Placed: dispatcher.Notify},
-		Verifier: verifier,
-		Sessions: sessions,
-		Loaders:  loaderFactory,
-		Metrics:  m,
-		Ready:    ready,
-		Routes:   routes,
+		Catalog:   catalogStore,
+		Content:   contentReader,
+		Personal:  personal,
+		Orders:    resolvers.Orders{Store: orderStore, Inventory: catalogStore, Dashboard: orderStore, Placed: dispatcher.Notify},
+		Verifier:  verifier,
+		Sessions:  sessions,
+		Loaders:   loaderFactory,
+		Metrics:   m,
+		Ready:     ready,
+		Routes:    routes,
+		Persisted: manifests,
+		APQ:       apq,
 	}, log)
 	if err != nil {
 		return err
@@ -686,6 +704,26 @@ func openCache(ctx context.Context, cfg config.Config, ready map[string]gateway.
 	// Copies written by this replica are read back from memory; copies from
 	// other replicas reach it within the front TTL.
 	return cache.NewTiered(mem, shared, 5*time.Second), client, func() { client.Close() }, nil
+}
+
+// openAPQStore returns the store of automatically persisted queries: an
+// in-process cache of its own, so clients registering queries can never
+// evict the last-known-good copies that keep pages up when an origin is
+// down, in front of Redis when REDIS_URL is set (so every replica knows a
+// query one of them registered).
+func openAPQStore(client redis.UniversalClient) (cache.Store, error) {
+	mem, err := cache.NewMemory(cache.MemoryConfig{MaxEntries: 10_000, MaxBytes: 32 << 20})
+	if err != nil {
+		return nil, err
+	}
+	if client == nil {
+		return mem, nil
+	}
+	shared, err := cache.NewRedis(cache.RedisConfig{Client: client, Prefix: "meridian:"})
+	if err != nil {
+		return nil, err
+	}
+	return cache.NewTiered(mem, shared, 5*time.Second), nil
 }
 
 // randomSecret makes a webhook secret for demo mode, where the gateway and

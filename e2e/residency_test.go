@@ -69,7 +69,9 @@ func TestPersonalDataNeverCrossesTheBorder(t *testing.T) {
 	// wait until the global side has it.
 	r := g.post(t, `{ me { profile { addresses { id } } } }`, nil, bearer(customer)...)
 	var d struct {
-		Me struct{ Profile struct{ Addresses []struct{ ID string } } }
+		Me struct {
+			Profile struct{ Addresses []struct{ ID string } }
+		}
 	}
 	_ = json.Unmarshal(mustJSON(t, r.Data), &d)
 	if len(d.Me.Profile.Addresses) != 1 {

@@ -80,6 +80,27 @@ type Config struct {
 	Limits          Limits
 	Origins         Origins
 	Cache           Cache
+	Persisted       Persisted
+}
+
+// Persisted configures persisted queries: trusted documents from manifests,
+// Automatic Persisted Queries, and public caching of persisted GETs.
+type Persisted struct {
+	// Manifests are the manifest files (PERSISTED_QUERIES, comma-separated);
+	// none means no trusted documents.
+	Manifests []string
+	// Only refuses every operation not in the manifests (PERSISTED_ONLY).
+	Only bool
+	// APQTTL is how long an automatically persisted query lives unused (APQ_TTL).
+	APQTTL time.Duration
+	// WatchInterval is how often the manifest files are checked for
+	// changes (PERSISTED_QUERIES_WATCH_INTERVAL).
+	WatchInterval time.Duration
+	// GETMaxAge and GETStaleWhileRevalidate are the Cache-Control of an
+	// anonymous GET of a persisted query (PERSISTED_GET_MAX_AGE,
+	// PERSISTED_GET_STALE_WHILE_REVALIDATE).
+	GETMaxAge               time.Duration
+	GETStaleWhileRevalidate time.Duration
 }
 
 // OIDC configures identity: the global IdP that signs tokens, and this
@@ -151,6 +172,12 @@ func Default() Config {
 		SyncInterval:  30 * time.Second,
 		OutboxLease:   30 * time.Second,
 		PolicyVersion: "2026-11",
+		Persisted: Persisted{
+			APQTTL:                  24 * time.Hour,
+			WatchInterval:           10 * time.Second,
+			GETMaxAge:               30 * time.Second,
+			GETStaleWhileRevalidate: time.Minute,
+		},
 	}
 }
 
@@ -249,6 +276,24 @@ func fromLookup(get lookup) (Config, error) {
 	cacheBytes := int(c.Cache.MaxBytes)
 	integer("CACHE_MAX_BYTES", &cacheBytes)
 	c.Cache.MaxBytes = int64(cacheBytes)
+	var manifests string
+	str("PERSISTED_QUERIES", &manifests)
+	for _, p := range strings.Split(manifests, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			c.Persisted.Manifests = append(c.Persisted.Manifests, p)
+		}
+	}
+	if v, ok := get("PERSISTED_ONLY"); ok {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("PERSISTED_ONLY=%q: want true or false", v))
+		}
+		c.Persisted.Only = b
+	}
+	duration("APQ_TTL", &c.Persisted.APQTTL)
+	duration("PERSISTED_QUERIES_WATCH_INTERVAL", &c.Persisted.WatchInterval)
+	duration("PERSISTED_GET_MAX_AGE", &c.Persisted.GETMaxAge)
+	duration("PERSISTED_GET_STALE_WHILE_REVALIDATE", &c.Persisted.GETStaleWhileRevalidate)
 
 	if len(errs) > 0 {
 		return c, fmt.Errorf("config: %w", errors.Join(errs...))
@@ -405,6 +450,22 @@ func (c Config) Validate() error {
 	if c.Cache.MaxEntries < 1 || c.Cache.MaxBytes < 1<<20 {
 		bad("CACHE_MAX_ENTRIES must be at least 1 and CACHE_MAX_BYTES at least 1048576")
 	}
+	p := c.Persisted
+	if p.Only && len(p.Manifests) == 0 {
+		bad("PERSISTED_ONLY=true needs PERSISTED_QUERIES: with no manifest every operation would be refused")
+	}
+	if p.APQTTL < time.Second {
+		bad("APQ_TTL must be at least 1s")
+	}
+	if p.WatchInterval <= 0 {
+		bad("PERSISTED_QUERIES_WATCH_INTERVAL must be positive")
+	}
+	if p.GETMaxAge < time.Second {
+		bad("PERSISTED_GET_MAX_AGE must be at least 1s")
+	}
+	if p.GETStaleWhileRevalidate < 0 {
+		bad("PERSISTED_GET_STALE_WHILE_REVALIDATE must not be negative")
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))
 	}
@@ -452,6 +513,12 @@ func (c Config) Redacted() []any {
 		"DEMO_JITTER", c.Origins.DemoJitter.String(),
 		"CACHE_MAX_ENTRIES", c.Cache.MaxEntries,
 		"CACHE_MAX_BYTES", c.Cache.MaxBytes,
+		"PERSISTED_QUERIES", strings.Join(c.Persisted.Manifests, ","),
+		"PERSISTED_ONLY", c.Persisted.Only,
+		"APQ_TTL", c.Persisted.APQTTL.String(),
+		"PERSISTED_QUERIES_WATCH_INTERVAL", c.Persisted.WatchInterval.String(),
+		"PERSISTED_GET_MAX_AGE", c.Persisted.GETMaxAge.String(),
+		"PERSISTED_GET_STALE_WHILE_REVALIDATE", c.Persisted.GETStaleWhileRevalidate.String(),
 	}
 }
 

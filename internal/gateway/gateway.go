@@ -30,12 +30,14 @@ import (
 	"meridian/internal/apierr"
 	"meridian/internal/audit"
 	"meridian/internal/auth"
+	"meridian/internal/cache"
 	"meridian/internal/config"
 	"meridian/internal/degraded"
 	"meridian/internal/graphqlhttp"
 	"meridian/internal/loaders"
 	"meridian/internal/metrics"
 	"meridian/internal/middleware"
+	"meridian/internal/persisted"
 	"meridian/internal/playground"
 	"meridian/internal/querylimits"
 	"meridian/resolvers"
@@ -68,6 +70,12 @@ type Deps struct {
 	Metrics *metrics.Metrics
 	// Ready lists what /readyz checks, by name.
 	Ready map[string]Pinger
+	// Persisted holds the persisted-query manifests (it may hold none) and
+	// APQ stores automatically persisted queries (required with Persisted
+	// unless persisted-only). Without Persisted the gateway serves no
+	// persisted queries and caches no GET publicly.
+	Persisted *persisted.Registry
+	APQ       cache.Store
 }
 
 // SessionGuard is what web sessions add to the request path: turning a
@@ -82,6 +90,9 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (http.Handler, error) {
 	if log == nil || deps.Loaders == nil || deps.Metrics == nil || deps.Verifier == nil {
 		return nil, errors.New("gateway: a logger, loaders, metrics and a token verifier are required")
 	}
+	if deps.Persisted == nil && cfg.Persisted.Only {
+		return nil, errors.New("gateway: persisted-only mode needs the persisted-query registry")
+	}
 	res, err := resolvers.New(resolvers.Config{
 		Catalog: deps.Catalog, Content: deps.Content, Personal: deps.Personal, Orders: deps.Orders,
 		MaxPageSize: cfg.Limits.MaxPageSize,
@@ -94,11 +105,23 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (http.Handler, error) {
 		return nil, err
 	}
 
-	mux := http.NewServeMux()
-	mux.Handle("/graphql", graphqlhttp.Handler(exec, graphqlhttp.Options{
+	edgeOpts := graphqlhttp.Options{
 		MaxBodyBytes:     cfg.Limits.MaxBodyBytes,
 		ExecutionTimeout: cfg.Limits.ExecutionTimeout,
-	}))
+	}
+	if deps.Persisted != nil {
+		edgeOpts.PersistedGET = graphqlhttp.PersistedGET{
+			Lookup:               deps.Persisted.Lookup,
+			MaxAge:               cfg.Persisted.GETMaxAge,
+			StaleWhileRevalidate: cfg.Persisted.GETStaleWhileRevalidate,
+		}
+	}
+	edge, err := graphqlhttp.NewHandler(exec, edgeOpts)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", edge)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writePlain(w, http.StatusOK, "ok\n")
 	})
@@ -151,6 +174,21 @@ func newExecutor(cfg config.Config, res *resolvers.Resolver, deps Deps, log *slo
 	}
 	srv.Use(querylimits.Extension{MaxDepth: cfg.Limits.MaxDepth, MaxAliases: cfg.Limits.MaxAliases})
 	srv.Use(extension.FixedComplexityLimit(cfg.Limits.MaxComplexity))
+	if deps.Persisted != nil {
+		// After the limits: an APQ registration is stored only once they
+		// passed.
+		pq, err := persisted.NewExtension(persisted.Options{
+			Manifest:      deps.Persisted,
+			PersistedOnly: cfg.Persisted.Only,
+			APQ:           deps.APQ,
+			APQTTL:        cfg.Persisted.APQTTL,
+			Log:           log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		srv.Use(pq)
+	}
 	srv.SetErrorPresenter(graphqlhttp.ErrorPresenter(log))
 	srv.SetRecoverFunc(graphqlhttp.RecoverFunc(log))
 	srv.AroundResponses(reportDegraded)

@@ -8,6 +8,15 @@
 // request answers 200 even when the document fails to parse or validate, as
 // the GraphQL-over-HTTP specification asks; with
 // application/graphql-response+json such failures answer 400.
+//
+// Persisted operations arrive as extensions.persistedQuery.sha256Hash
+// (Apollo's protocol) or as a GraphQL-over-HTTP documentId, in a POST body or
+// as a GET parameter; the edge turns documentId into the former so gqlgen's
+// persisted-query extension resolves both in one place.
+//
+// Every response says how it may be cached. A GET of a vetted query (see
+// PersistedGET) by an anonymous client is public for a short time, so a
+// regional CDN can answer it; everything else is private, no-store.
 package graphqlhttp
 
 import (
@@ -33,14 +42,42 @@ import (
 
 // Options configures the edge.
 type Options struct {
-	MaxBodyBytes     int64         // larger bodies get 413
-	ExecutionTimeout time.Duration // the context deadline of one operation
+	MaxBodyBytes     int64         // larger bodies get 413; must be positive
+	ExecutionTimeout time.Duration // the context deadline of one operation; must be positive
+	// PersistedGET makes anonymous GETs of persisted queries cacheable by
+	// shared caches. The zero value caches nothing.
+	PersistedGET PersistedGET
 }
 
-// Handler wraps a GraphQL executor (gqlgen's handler.Server) with request
-// checks and the execution deadline.
-func Handler(exec http.Handler, opts Options) http.Handler {
+// Validate reports what is wrong with the options, all at once.
+func (o Options) Validate() error {
+	var errs []error
+	if o.MaxBodyBytes <= 0 {
+		errs = append(errs, fmt.Errorf("MaxBodyBytes must be positive, got %d", o.MaxBodyBytes))
+	}
+	if o.ExecutionTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("ExecutionTimeout must be positive, got %v", o.ExecutionTimeout))
+	}
+	if err := o.PersistedGET.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("graphqlhttp: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// NewHandler wraps a GraphQL executor (gqlgen's handler.Server) with request
+// checks, the execution deadline and cache headers, after checking opts.
+func NewHandler(exec http.Handler, opts Options) (http.Handler, error) {
+	if exec == nil {
+		return nil, errors.New("graphqlhttp: an executor is required")
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		public := false
 		switch r.Method {
 		case http.MethodPost:
 			body, ok := readPostBody(w, r, opts.MaxBodyBytes)
@@ -50,8 +87,8 @@ func Handler(exec http.Handler, opts Options) http.Handler {
 			r.Body = io.NopCloser(bytes.NewReader(body))
 			r.ContentLength = int64(len(body))
 		case http.MethodGet:
-			if r.URL.Query().Get("query") == "" {
-				refuse(w, http.StatusBadRequest, "BAD_REQUEST", "GET /graphql needs a query parameter")
+			var ok bool
+			if r, public, ok = prepareGET(w, r, opts.PersistedGET); !ok {
 				return
 			}
 		default:
@@ -61,8 +98,26 @@ func Handler(exec http.Handler, opts Options) http.Handler {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), opts.ExecutionTimeout)
 		defer cancel()
-		exec.ServeHTTP(&legacyStatus{ResponseWriter: w}, r.WithContext(ctx))
-	})
+		r = r.WithContext(ctx)
+		if !public {
+			w.Header().Set("Cache-Control", privateNoStore)
+			exec.ServeHTTP(&legacyStatus{ResponseWriter: w}, r)
+			return
+		}
+		buf := &bufferedResponse{ResponseWriter: w}
+		exec.ServeHTTP(&legacyStatus{ResponseWriter: buf}, r)
+		buf.flush(opts.PersistedGET)
+	}), nil
+}
+
+// Handler is NewHandler for options known to be valid; it panics on invalid
+// ones, which is a wiring mistake caught at start-up.
+func Handler(exec http.Handler, opts Options) http.Handler {
+	h, err := NewHandler(exec, opts)
+	if err != nil {
+		panic(err)
+	}
+	return h
 }
 
 // postBody is what a POST body must look like before gqlgen sees it.
@@ -71,6 +126,7 @@ type postBody struct {
 	OperationName *string         `json:"operationName"`
 	Variables     json.RawMessage `json:"variables"`
 	Extensions    json.RawMessage `json:"extensions"`
+	DocumentID    *string         `json:"documentId"`
 }
 
 // readPostBody reads and checks a POST body, answering the client itself
@@ -99,12 +155,13 @@ func readPostBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, 
 		refuse(w, http.StatusBadRequest, "BAD_REQUEST", "request body is not a valid GraphQL JSON object: "+describeJSONError(err))
 		return nil, false
 	}
-	if dec.More() {
+	// Token, not More: More reports false for a stray "}" or "]".
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		refuse(w, http.StatusBadRequest, "BAD_REQUEST", "request body has data after the JSON object")
 		return nil, false
 	}
-	if parsed.Query == nil && len(parsed.Extensions) == 0 {
-		refuse(w, http.StatusBadRequest, "BAD_REQUEST", `request body needs a "query" string`)
+	if parsed.Query == nil && len(parsed.Extensions) == 0 && parsed.DocumentID == nil {
+		refuse(w, http.StatusBadRequest, "BAD_REQUEST", `request body needs a "query" string or a "documentId"`)
 		return nil, false
 	}
 	if !isObjectOrNull(parsed.Variables) {
@@ -113,6 +170,18 @@ func readPostBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, 
 	}
 	if !isObjectOrNull(parsed.Extensions) {
 		refuse(w, http.StatusBadRequest, "BAD_REQUEST", `"extensions" must be a JSON object`)
+		return nil, false
+	}
+	if parsed.DocumentID == nil {
+		return body, true
+	}
+	if parsed.Query != nil && *parsed.Query != "" {
+		refuse(w, http.StatusBadRequest, "BAD_REQUEST", `send either "query" or "documentId", not both`)
+		return nil, false
+	}
+	body, err = withDocumentID(body, *parsed.DocumentID, parsed.Extensions)
+	if err != nil {
+		refuse(w, http.StatusBadRequest, "BAD_REQUEST", err.Error())
 		return nil, false
 	}
 	return body, true
@@ -142,7 +211,7 @@ func describeJSONError(err error) string {
 // refuse answers a request that never reached GraphQL execution.
 func refuse(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Cache-Control", privateNoStore)
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{
 		"errors": []any{map[string]any{"message": message, "extensions": map[string]any{"code": code}}},

@@ -18,6 +18,9 @@ func FuzzPOSTBody(f *testing.F) {
 		`{"query":"{ a }","variables":{"x":1},"operationName":"A"}`,
 		`{"query": `, `[]`, `null`, `{"query":1}`, `{"variables":[]}`, `{"query":"x"} {}`,
 		`{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"abc"}}}`,
+		`{"documentId":"sha256:30166fc3298853f22709fce1e4a00e98f1b6a3160eaaaf9cb3b7db6a16073b07"}`,
+		`{"documentId":"sha256:30166fc3298853f22709fce1e4a00e98f1b6a3160eaaaf9cb3b7db6a16073b07","extensions":{"x":1}}`,
+		`{"documentId":"x","query":"{ a }"}`, `{"documentId":null}`, `{"documentId":[]}`,
 	} {
 		f.Add(seed)
 	}
