@@ -60,7 +60,7 @@ var seedOnce = sync.OnceValues(func() (*db.DB, error) {
 	return database, nil
 })
 
-func seededStore(t *testing.T) catalog.Store {
+func seededStore(t testing.TB) catalog.Store {
 	t.Helper()
 	database, err := seedOnce()
 	if err != nil {
@@ -81,9 +81,14 @@ type harness struct {
 	guard *guard.Guard     // the master-data guard
 }
 
-// newGateway returns a harness configured by env over the defaults; a
-// catalog given in reader replaces the seeded mirror.
-func newGateway(t *testing.T, env map[string]string, reader ...resolvers.CatalogReader) *harness {
+// option changes the harness's dependencies before the gateway is built.
+type option func(*Deps)
+
+// withCatalog replaces the seeded mirror.
+func withCatalog(c resolvers.CatalogReader) option { return func(d *Deps) { d.Catalog = c } }
+
+// newGateway returns a harness configured by env over the defaults.
+func newGateway(t testing.TB, env map[string]string, opts ...option) *harness {
 	t.Helper()
 	seed, err := os.ReadFile("../../testdata/catalog.json")
 	if err != nil {
@@ -136,8 +141,8 @@ func newGateway(t *testing.T, env map[string]string, reader ...resolvers.Catalog
 	}
 	deps := Deps{Catalog: seededStore(t), Loaders: factory, Metrics: metrics.New(), Verifier: verifier,
 		Content: emptyContent{}, Personal: personalData(t), Orders: orders(t)}
-	for _, r := range reader {
-		deps.Catalog = r
+	for _, opt := range opts {
+		opt(&deps)
 	}
 	h, err := New(cfg, deps, quiet)
 	if err != nil {
@@ -150,9 +155,15 @@ func newGateway(t *testing.T, env map[string]string, reader ...resolvers.Catalog
 
 // orders opens an order store on a fresh SQLite database; nothing
 // dispatches from it in these tests.
-func orders(t *testing.T) resolvers.Orders {
+func orders(t testing.TB) resolvers.Orders {
 	t.Helper()
-	database, err := db.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "orders.db"))
+	return ordersOn(t, "sqlite:"+filepath.Join(t.TempDir(), "orders.db"))
+}
+
+// ordersOn opens an order store on the database at dsn.
+func ordersOn(t testing.TB, dsn string) resolvers.Orders {
+	t.Helper()
+	database, err := db.Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +188,7 @@ func (emptyContent) Page(context.Context, string) (content.Page, bool, error) {
 
 // personalData opens the personal-data stores on a fresh SQLite database
 // with the demo profiles loaded.
-func personalData(t *testing.T) resolvers.PersonalData {
+func personalData(t testing.TB) resolvers.PersonalData {
 	t.Helper()
 	ctx := context.Background()
 	database, err := db.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "personal.db"))
@@ -232,7 +243,7 @@ type call struct {
 	headers     map[string]string
 }
 
-func do(t *testing.T, srv *harness, c call) (*http.Response, gqlResponse) {
+func do(t testing.TB, srv *harness, c call) (*http.Response, gqlResponse) {
 	t.Helper()
 	if c.method == "" {
 		c.method = http.MethodPost
@@ -491,7 +502,7 @@ func (panickingCatalog) Categories(context.Context) ([]catalog.Category, error) 
 }
 
 func TestInternalErrorsAreMasked(t *testing.T) {
-	srv := newGateway(t, nil, panickingCatalog{})
+	srv := newGateway(t, nil, withCatalog(panickingCatalog{}))
 	resp, out := do(t, srv, call{body: query(`{ product(id: "prod-0001") { id } categories { id } }`, nil)})
 	if resp.StatusCode != 200 {
 		t.Errorf("status = %d, want 200 (field errors, not a failed request)", resp.StatusCode)
@@ -507,7 +518,7 @@ func TestInternalErrorsAreMasked(t *testing.T) {
 }
 
 func TestExecutionTimeout(t *testing.T) {
-	srv := newGateway(t, map[string]string{"EXECUTION_TIMEOUT": "50ms", "ORIGIN_BUDGET": "10ms"}, slowCatalog{})
+	srv := newGateway(t, map[string]string{"EXECUTION_TIMEOUT": "50ms", "ORIGIN_BUDGET": "10ms"}, withCatalog(slowCatalog{}))
 	_, out := do(t, srv, call{body: query(`{ categories { id } }`, nil)})
 	if got := out.codes(); len(got) != 1 || got[0] != "EXECUTION_TIMEOUT" {
 		t.Errorf("codes = %v, want [EXECUTION_TIMEOUT] (errors %+v)", got, out.Errors)

@@ -8,7 +8,7 @@ import (
 )
 
 // token fetches a demo user's access token from the simulated IdP.
-func token(t *testing.T, h *harness, subject string) string {
+func token(t testing.TB, h *harness, subject string) string {
 	t.Helper()
 	resp, err := http.Get(h.sim.URL + "/idp/dev/token?sub=" + subject)
 	if err != nil {
@@ -25,7 +25,7 @@ func token(t *testing.T, h *harness, subject string) string {
 }
 
 // as runs a query as the bearer of tok.
-func as(t *testing.T, h *harness, tok, q string, vars map[string]any) (*http.Response, gqlResponse) {
+func as(t testing.TB, h *harness, tok, q string, vars map[string]any) (*http.Response, gqlResponse) {
 	t.Helper()
 	headers := map[string]string{}
 	if tok != "" {
@@ -34,7 +34,7 @@ func as(t *testing.T, h *harness, tok, q string, vars map[string]any) (*http.Res
 	return do(t, h, call{body: query(q, vars), headers: headers})
 }
 
-func field(t *testing.T, out gqlResponse, path ...string) any {
+func field(t testing.TB, out gqlResponse, path ...string) any {
 	t.Helper()
 	var v any
 	raw, _ := json.Marshal(out.Data)

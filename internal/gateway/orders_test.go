@@ -6,7 +6,7 @@ import (
 )
 
 // firstAddress is the signed-in customer's first address id.
-func firstAddress(t *testing.T, h *harness, tok string) string {
+func firstAddress(t testing.TB, h *harness, tok string) string {
 	t.Helper()
 	_, out := as(t, h, tok, `{ me { profile { addresses { id } } } }`, nil)
 	addrs, _ := field(t, out, "me", "profile", "addresses").([]any)
@@ -120,7 +120,7 @@ func TestConsultantOrdersOnlyForAssignedCustomers(t *testing.T) {
 	}
 }
 
-func mustRaw(t *testing.T, out gqlResponse) string {
+func mustRaw(t testing.TB, out gqlResponse) string {
 	t.Helper()
 	var b strings.Builder
 	for k, v := range out.Data {
