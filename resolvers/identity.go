@@ -15,6 +15,7 @@ import (
 	"meridian/internal/apierr"
 	"meridian/internal/audit"
 	"meridian/internal/auth"
+	"meridian/internal/fielderr"
 	"meridian/internal/middleware"
 	"meridian/resolvers/model"
 
@@ -57,10 +58,7 @@ func actorRole(p *auth.Principal) string {
 // naming every field, never the value.
 func personalInputError(err error) error {
 	var reasons []string
-	for _, fe := range profile.FieldErrors(err) {
-		reasons = append(reasons, fe.Field+": "+fe.Reason)
-	}
-	for _, fe := range consent.FieldErrors(err) {
+	for _, fe := range fielderr.All(err) {
 		reasons = append(reasons, fe.Field+": "+fe.Reason)
 	}
 	if len(reasons) == 0 {

@@ -3,6 +3,7 @@ package consent
 import (
 	"errors"
 	"fmt"
+	"meridian/internal/fielderr"
 	"strings"
 )
 
@@ -19,49 +20,27 @@ const (
 // "purpose", "policyVersion", "changedBy", "requestId", "subjects[3]");
 // Reason says what a valid value looks like and never contains the
 // rejected value.
-type FieldError struct {
-	Field  string
-	Reason string
+type FieldError = fielderr.Error
+
+// fieldError returns an invalid-field error of this store.
+func fieldError(field, reason string) *FieldError {
+	return fielderr.New("consent", ErrInvalidInput, field, reason)
 }
-
-// Error returns "consent: FIELD: REASON".
-func (e *FieldError) Error() string { return "consent: " + e.Field + ": " + e.Reason }
-
-// Unwrap returns ErrInvalidInput.
-func (e *FieldError) Unwrap() error { return ErrInvalidInput }
 
 // FieldErrors returns every *FieldError in err's tree (a call reports all
 // its invalid arguments at once), in order, or nil when there is none.
-func FieldErrors(err error) []*FieldError {
-	var out []*FieldError
-	var walk func(error)
-	walk = func(err error) {
-		switch e := err.(type) {
-		case nil:
-		case *FieldError:
-			out = append(out, e)
-		case interface{ Unwrap() []error }:
-			for _, inner := range e.Unwrap() {
-				walk(inner)
-			}
-		case interface{ Unwrap() error }:
-			walk(e.Unwrap())
-		}
-	}
-	walk(err)
-	return out
-}
+func FieldErrors(err error) []*FieldError { return fielderr.All(err) }
 
 // checkToken validates an opaque identifier (a subject id, a policy version,
 // a request id): 1 to maxBytes of printable ASCII without spaces. They end
 // up in keys and logs, so nothing else is accepted.
 func checkToken(field, s string, maxBytes int) error {
 	if s == "" || len(s) > maxBytes {
-		return &FieldError{Field: field, Reason: fmt.Sprintf("must be 1 to %d characters", maxBytes)}
+		return fieldError(field, fmt.Sprintf("must be 1 to %d characters", maxBytes))
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] <= ' ' || s[i] > '~' {
-			return &FieldError{Field: field, Reason: "must be printable ASCII without spaces"}
+			return fieldError(field, "must be printable ASCII without spaces")
 		}
 	}
 	return nil
@@ -75,7 +54,7 @@ func checkPurpose(p Purpose) error {
 		for _, q := range Purposes() {
 			names = append(names, string(q))
 		}
-		return &FieldError{Field: "purpose", Reason: "must be one of " + strings.Join(names, ", ")}
+		return fieldError("purpose", "must be one of "+strings.Join(names, ", "))
 	}
 	return nil
 }

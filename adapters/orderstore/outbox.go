@@ -248,7 +248,7 @@ const deadLettersSQL = "SELECT " + entryColumns + " FROM orders_outbox WHERE sta
 func (s *SQLStore) DeadLetters(ctx context.Context, first int) ([]OutboxEntry, error) {
 	if first < 1 || first > MaxPageSize {
 		return nil, fmt.Errorf("orderstore: dead letters: %w",
-			&FieldError{Field: "first", Reason: fmt.Sprintf("must be between 1 and %d", MaxPageSize)})
+			fieldError("first", fmt.Sprintf("must be between 1 and %d", MaxPageSize)))
 	}
 	var entries []OutboxEntry
 	err := s.db.ReadTx(ctx, func(tx *db.Tx) error {

@@ -214,7 +214,7 @@ func (s *SQLStore) replay(ctx context.Context, tx *db.Tx, req PlaceRequest) (Ord
 // ErrNotFound.
 func (s *SQLStore) Get(ctx context.Context, id string) (Order, error) {
 	if !orderID.MatchString(id) {
-		return Order{}, fmt.Errorf("orderstore: get: %w", &FieldError{Field: "id", Reason: "is not an order id"})
+		return Order{}, fmt.Errorf("orderstore: get: %w", fieldError("id", "is not an order id"))
 	}
 	var orders []Order
 	err := s.db.ReadTx(ctx, func(tx *db.Tx) error {
@@ -328,7 +328,7 @@ func pageSQL(where string, after bool) string {
 func (s *SQLStore) PurgeIdempotencyKeys(ctx context.Context, olderThan time.Time) (int, error) {
 	if olderThan.After(s.now().Add(-MinIdempotencyRetention)) {
 		return 0, fmt.Errorf("orderstore: purge idempotency keys: %w",
-			&FieldError{Field: "olderThan", Reason: fmt.Sprintf("must be at least %v ago", MinIdempotencyRetention)})
+			fieldError("olderThan", fmt.Sprintf("must be at least %v ago", MinIdempotencyRetention)))
 	}
 	var n int64
 	err := s.db.WriteTx(ctx, func(tx *db.Tx) error {

@@ -169,7 +169,7 @@ ORDER BY status_checked_at, id LIMIT ?`
 func (s *SQLStore) InFlight(ctx context.Context, checkedBefore time.Time, limit int) ([]Order, error) {
 	if limit < 1 || limit > MaxPageSize {
 		return nil, fmt.Errorf("orderstore: in flight: %w",
-			&FieldError{Field: "limit", Reason: fmt.Sprintf("must be between 1 and %d", MaxPageSize)})
+			fieldError("limit", fmt.Sprintf("must be between 1 and %d", MaxPageSize)))
 	}
 	var orders []Order
 	err := s.db.ReadTx(ctx, func(tx *db.Tx) error {

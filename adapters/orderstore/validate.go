@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"meridian/internal/fielderr"
 	"regexp"
 	"strings"
 	"unicode/utf8"
@@ -15,44 +16,22 @@ import (
 // "shippingAddressId"; "first", "afterId" for arguments). Reason says what a
 // valid value looks like and never contains the rejected value, so the error
 // is safe to log and to show the person who sent it.
-type FieldError struct {
-	Field  string
-	Reason string
+type FieldError = fielderr.Error
+
+// fieldError returns an invalid-field error of this store.
+func fieldError(field, reason string) *FieldError {
+	return fielderr.New("orderstore", ErrInvalidInput, field, reason)
 }
-
-// Error returns "orderstore: FIELD: REASON".
-func (e *FieldError) Error() string { return "orderstore: " + e.Field + ": " + e.Reason }
-
-// Unwrap returns ErrInvalidInput.
-func (e *FieldError) Unwrap() error { return ErrInvalidInput }
 
 // FieldErrors returns every *FieldError in err's tree (a request reports all
 // its invalid fields at once), in order, or nil when there is none.
-func FieldErrors(err error) []*FieldError {
-	var out []*FieldError
-	var walk func(error)
-	walk = func(err error) {
-		switch e := err.(type) {
-		case nil:
-		case *FieldError:
-			out = append(out, e)
-		case interface{ Unwrap() []error }:
-			for _, inner := range e.Unwrap() {
-				walk(inner)
-			}
-		case interface{ Unwrap() error }:
-			walk(e.Unwrap())
-		}
-	}
-	walk(err)
-	return out
-}
+func FieldErrors(err error) []*FieldError { return fielderr.All(err) }
 
 // problems collects the FieldErrors of one validation.
 type problems []error
 
 func (p *problems) add(field, reason string) {
-	*p = append(*p, &FieldError{Field: field, Reason: reason})
+	*p = append(*p, fieldError(field, reason))
 }
 
 func (p problems) err() error { return errors.Join(p...) }

@@ -59,7 +59,7 @@ func (sp seedProfile) patch() (Patch, error) {
 		if *sp.Birthday != "" {
 			var err error
 			if d, err = ParseDate(*sp.Birthday); err != nil {
-				return Patch{}, &FieldError{Field: "birthday", Reason: err.Error()}
+				return Patch{}, fieldError("birthday", err.Error())
 			}
 		}
 		p.Birthday = &d

@@ -3,6 +3,7 @@ package profile
 import (
 	"errors"
 	"fmt"
+	"meridian/internal/fielderr"
 	"net/mail"
 	"regexp"
 	"slices"
@@ -54,44 +55,22 @@ var earliestBirthday = Date{Year: 1900, Month: time.January, Day: 1}
 // arguments). Reason says what a valid value looks like and never contains
 // the rejected value, so the error is safe to log and to show the person
 // who sent it.
-type FieldError struct {
-	Field  string
-	Reason string
+type FieldError = fielderr.Error
+
+// fieldError returns an invalid-field error of this store.
+func fieldError(field, reason string) *FieldError {
+	return fielderr.New("profile", ErrInvalidInput, field, reason)
 }
-
-// Error returns "profile: FIELD: REASON".
-func (e *FieldError) Error() string { return "profile: " + e.Field + ": " + e.Reason }
-
-// Unwrap returns ErrInvalidInput.
-func (e *FieldError) Unwrap() error { return ErrInvalidInput }
 
 // FieldErrors returns every *FieldError in err's tree (a write reports all
 // its invalid fields at once), in order, or nil when there is none.
-func FieldErrors(err error) []*FieldError {
-	var out []*FieldError
-	var walk func(error)
-	walk = func(err error) {
-		switch e := err.(type) {
-		case nil:
-		case *FieldError:
-			out = append(out, e)
-		case interface{ Unwrap() []error }:
-			for _, inner := range e.Unwrap() {
-				walk(inner)
-			}
-		case interface{ Unwrap() error }:
-			walk(e.Unwrap())
-		}
-	}
-	walk(err)
-	return out
-}
+func FieldErrors(err error) []*FieldError { return fielderr.All(err) }
 
 // problems collects the FieldErrors of one validation.
 type problems []error
 
 func (p *problems) add(field, reason string) {
-	*p = append(*p, &FieldError{Field: field, Reason: reason})
+	*p = append(*p, fieldError(field, reason))
 }
 
 func (p problems) err() error { return errors.Join(p...) }
@@ -102,11 +81,11 @@ func (p problems) err() error { return errors.Join(p...) }
 // printable ASCII without spaces.
 func checkID(field, id string) error {
 	if id == "" || len(id) > maxIDBytes {
-		return &FieldError{Field: field, Reason: fmt.Sprintf("must be 1 to %d characters", maxIDBytes)}
+		return fieldError(field, fmt.Sprintf("must be 1 to %d characters", maxIDBytes))
 	}
 	for i := 0; i < len(id); i++ {
 		if id[i] <= ' ' || id[i] > '~' {
-			return &FieldError{Field: field, Reason: "must be printable ASCII without spaces"}
+			return fieldError(field, "must be printable ASCII without spaces")
 		}
 	}
 	return nil

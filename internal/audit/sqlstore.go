@@ -146,10 +146,10 @@ func (s *SQLStore) Append(ctx context.Context, entries []Entry) error {
 func (s *SQLStore) List(ctx context.Context, dataSubject string, first int, afterID int64) (Page, error) {
 	errs := []error{checkSubject("dataSubject", dataSubject)}
 	if first < 1 {
-		errs = append(errs, &FieldError{Field: "first", Reason: "must be at least 1"})
+		errs = append(errs, fieldError("first", "must be at least 1"))
 	}
 	if afterID < 0 {
-		errs = append(errs, &FieldError{Field: "after", Reason: "must not be negative"})
+		errs = append(errs, fieldError("after", "must not be negative"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Page{}, fmt.Errorf("audit: list: %w", err)
@@ -194,7 +194,7 @@ func (s *SQLStore) Pseudonymize(ctx context.Context, subject string) (int, error
 		return 0, fmt.Errorf("audit: pseudonymize: %w", err)
 	}
 	if IsPseudonym(subject) {
-		return 0, fmt.Errorf("audit: pseudonymize: %w", &FieldError{Field: "subject", Reason: "is already a pseudonym"})
+		return 0, fmt.Errorf("audit: pseudonymize: %w", fieldError("subject", "is already a pseudonym"))
 	}
 	pseudonym := s.Pseudonym(subject)
 	res, err := s.db.ExecContext(ctx, `UPDATE audit_entries SET

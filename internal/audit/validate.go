@@ -3,6 +3,7 @@ package audit
 import (
 	"errors"
 	"fmt"
+	"meridian/internal/fielderr"
 	"regexp"
 	"strings"
 )
@@ -44,48 +45,26 @@ func IsPseudonym(s string) bool { return pseudonymFormat.MatchString(s) }
 // Field is its path ("dataSubject", "first", "entries[2].fields[0]");
 // Reason says what a valid value looks like and never contains the
 // rejected value.
-type FieldError struct {
-	Field  string
-	Reason string
+type FieldError = fielderr.Error
+
+// fieldError returns an invalid-field error of this store.
+func fieldError(field, reason string) *FieldError {
+	return fielderr.New("audit", ErrInvalidInput, field, reason)
 }
-
-// Error returns "audit: FIELD: REASON".
-func (e *FieldError) Error() string { return "audit: " + e.Field + ": " + e.Reason }
-
-// Unwrap returns ErrInvalidInput.
-func (e *FieldError) Unwrap() error { return ErrInvalidInput }
 
 // FieldErrors returns every *FieldError in err's tree (a call reports all
 // its invalid arguments at once), in order, or nil when there is none.
-func FieldErrors(err error) []*FieldError {
-	var out []*FieldError
-	var walk func(error)
-	walk = func(err error) {
-		switch e := err.(type) {
-		case nil:
-		case *FieldError:
-			out = append(out, e)
-		case interface{ Unwrap() []error }:
-			for _, inner := range e.Unwrap() {
-				walk(inner)
-			}
-		case interface{ Unwrap() error }:
-			walk(e.Unwrap())
-		}
-	}
-	walk(err)
-	return out
-}
+func FieldErrors(err error) []*FieldError { return fielderr.All(err) }
 
 // checkToken validates an opaque identifier: 1 to maxBytes of printable
 // ASCII without spaces.
 func checkToken(field, s string, maxBytes int) error {
 	if s == "" || len(s) > maxBytes {
-		return &FieldError{Field: field, Reason: fmt.Sprintf("must be 1 to %d characters", maxBytes)}
+		return fieldError(field, fmt.Sprintf("must be 1 to %d characters", maxBytes))
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] <= ' ' || s[i] > '~' {
-			return &FieldError{Field: field, Reason: "must be printable ASCII without spaces"}
+			return fieldError(field, "must be printable ASCII without spaces")
 		}
 	}
 	return nil
@@ -99,7 +78,7 @@ func checkSubject(field, s string) error {
 		return err
 	}
 	if strings.HasPrefix(s, PseudonymPrefix) && !IsPseudonym(s) {
-		return &FieldError{Field: field, Reason: "starts like a pseudonym but is not one"}
+		return fieldError(field, "starts like a pseudonym but is not one")
 	}
 	return nil
 }
@@ -113,27 +92,26 @@ func checkEntry(index int, e Entry) error {
 		checkSubject(f("dataSubject"), e.DataSubject),
 	}
 	if !roleFormat.MatchString(e.ActorRole) {
-		errs = append(errs, &FieldError{Field: f("actorRole"), Reason: "must be a lowercase identifier such as customer or consultant"})
+		errs = append(errs, fieldError(f("actorRole"), "must be a lowercase identifier such as customer or consultant"))
 	}
 	if !e.Action.Valid() {
 		names := make([]string, 0, len(Actions()))
 		for _, a := range Actions() {
 			names = append(names, string(a))
 		}
-		errs = append(errs, &FieldError{Field: f("action"), Reason: "must be one of " + strings.Join(names, ", ")})
+		errs = append(errs, fieldError(f("action"), "must be one of "+strings.Join(names, ", ")))
 	}
 	if len(e.Fields) > MaxFields {
-		errs = append(errs, &FieldError{Field: f("fields"), Reason: fmt.Sprintf("must name at most %d fields", MaxFields)})
+		errs = append(errs, fieldError(f("fields"), fmt.Sprintf("must name at most %d fields", MaxFields)))
 	} else {
 		for i, name := range e.Fields {
 			if len(name) > maxFieldBytes || !fieldFormat.MatchString(name) {
-				errs = append(errs, &FieldError{Field: fmt.Sprintf("%s[%d]", f("fields"), i),
-					Reason: fmt.Sprintf("must be a field path such as addresses[0].line1, at most %d characters", maxFieldBytes)})
+				errs = append(errs, fieldError(fmt.Sprintf("%s[%d]", f("fields"), i), fmt.Sprintf("must be a field path such as addresses[0].line1, at most %d characters", maxFieldBytes)))
 			}
 		}
 	}
 	if !purposeFormat.MatchString(e.Purpose) {
-		errs = append(errs, &FieldError{Field: f("purpose"), Reason: "must be an identifier such as PERSONALIZATION, at most 64 characters"})
+		errs = append(errs, fieldError(f("purpose"), "must be an identifier such as PERSONALIZATION, at most 64 characters"))
 	}
 	if e.RequestID != "" {
 		errs = append(errs, checkToken(f("requestId"), e.RequestID, maxRequestIDBytes))
