@@ -1,0 +1,450 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"time"
+)
+
+// The pages the scenarios request. Operation names label the gateway's own
+// latency metrics.
+var (
+	cachedPage = page(`query CatalogPage { search(first: 50) { edges { node { id name price { amount formatted } inventory { available status freshness { source stale } } } } } }`)
+	livePage   = page(`query CatalogPageLive { search(first: 50) { edges { node { id name price { amount formatted } inventory(consistency: LIVE) { available status freshness { source stale } } } } } }`)
+	// stampedePage asks for one product's stock: the smallest page that
+	// reads the one key every client of the stampede wants.
+	stampedePage = page(`query StockBadge { product(id: "prod-0001") { inventory { available } } }`)
+)
+
+func page(query string) []byte {
+	b, err := json.Marshal(map[string]string{"query": query})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// The configurations every scenario compares.
+var (
+	meridian = variant{Name: "Meridian"}
+	// wait16 is Meridian with graph-gophers/dataloader's default wait
+	// instead of Meridian's 1ms.
+	wait16 = variant{Name: "Meridian, loader wait 16ms", Env: map[string]string{"LOADER_WAIT": "16ms"}}
+	naive  = variant{Name: "naive", Naive: true}
+)
+
+// staticName labels the static ceiling's rows.
+const staticName = "static ceiling"
+
+// with returns v with extra configuration variables.
+func (v variant) with(env map[string]string) variant {
+	merged := maps.Clone(v.Env)
+	if merged == nil {
+		merged = map[string]string{}
+	}
+	maps.Copy(merged, env)
+	v.Env = merged
+	return v
+}
+
+// kind says how a measurement loads the server.
+type kind uint8
+
+const (
+	steadyKind kind = iota // closed loop of Concurrency workers for Duration
+	burstKind              // simultaneous requests released at once
+)
+
+// measurement is one configuration's figures in one scenario.
+type measurement struct {
+	Config string
+	summary
+	// OriginCalls is how many inventory batch calls master data received
+	// during the measurement; -1 when no origin is involved.
+	OriginCalls int64
+	// Guard is the guard's counters that moved during the measurement
+	// (Meridian variants only).
+	Guard counters
+	// Breaker is the master-data breaker's state at the end (Meridian
+	// variants only).
+	Breaker string
+	// Batches is how many SKUs the inventory calls asked for (gateways
+	// only).
+	Batches *batchSizes
+}
+
+// CallsPerRequest is OriginCalls over Requests, or -1 when not applicable.
+func (m measurement) CallsPerRequest() float64 {
+	if m.OriginCalls < 0 || m.Requests == 0 {
+		return -1
+	}
+	return float64(m.OriginCalls) / float64(m.Requests)
+}
+
+// section is one scenario's table.
+type section struct {
+	Title string
+	About string
+	Kind  kind
+	// ResponseBytes is the size of the answer the static ceiling replays.
+	ResponseBytes int
+	Rows          []measurement
+}
+
+// runner runs scenarios over one seeded mirror.
+type runner struct {
+	opts     options
+	seed     seeds
+	mirror   *mirror
+	progress io.Writer
+}
+
+func (r *runner) note(format string, a ...any) {
+	fmt.Fprintf(r.progress, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, a...)...)
+}
+
+func (r *runner) logRow(title string, m measurement) {
+	r.note("%-44s %-28s n=%-6d p50=%-9s p99=%-9s calls=%d errors=%d degraded=%d",
+		title, m.Config, m.Requests, ms(m.P50), ms(m.P99), m.OriginCalls, m.Errors(), m.Degraded)
+}
+
+// catalog measures the catalog page: cold and warm with CACHED inventory,
+// and warm with LIVE inventory.
+func (r *runner) catalog(ctx context.Context) ([]section, error) {
+	cold := section{
+		Title: "Catalog page, CACHED inventory, cold",
+		About: fmt.Sprintf("%d rounds; each starts a fresh gateway (no copies, no pooled origin connections, empty query cache), opens %d client connections, then sends %d first requests at once.",
+			r.opts.ColdRounds, r.opts.Concurrency, r.opts.Concurrency),
+		Kind: burstKind,
+	}
+	var replay response
+	for _, v := range []variant{meridian, wait16, naive} {
+		m, resp, err := r.cold(ctx, cold.Title, v, cachedPage)
+		if err != nil {
+			return nil, err
+		}
+		cold.Rows = append(cold.Rows, m)
+		if v.Name == meridian.Name {
+			replay = resp
+		}
+	}
+	m, err := r.staticBurst(ctx, cold.Title, replay, cachedPage, r.opts.Concurrency, r.opts.ColdRounds)
+	if err != nil {
+		return nil, err
+	}
+	cold.Rows, cold.ResponseBytes = append(cold.Rows, m), len(replay.body)
+
+	warm, err := r.steadySection(ctx, section{
+		Title: "Catalog page, CACHED inventory, warm",
+		About: "Steady state after the warm-up has filled the copies (younger than INVENTORY_MAX_AGE, 30s).",
+		Kind:  steadyKind,
+	}, []variant{meridian, naive}, cachedPage, nil)
+	if err != nil {
+		return nil, err
+	}
+	live, err := r.steadySection(ctx, section{
+		Title: "Catalog page, LIVE inventory, warm",
+		About: "`inventory(consistency: LIVE)`: master data is asked during every request.",
+		Kind:  steadyKind,
+	}, []variant{meridian, wait16, naive}, livePage, nil)
+	if err != nil {
+		return nil, err
+	}
+	return []section{cold, warm, live}, nil
+}
+
+// blackhole measures the LIVE page while master data holds every request
+// without answering.
+func (r *runner) blackhole(ctx context.Context) ([]section, error) {
+	env := map[string]string{"EXECUTION_TIMEOUT": r.opts.BlackholeTimeout.String()}
+	s, err := r.steadySection(ctx, section{
+		Title: "Catalog page, LIVE inventory, master data blackholed",
+		About: fmt.Sprintf("Warm-up with master data up (copies filled), then `PUT /admin/faults {\"origin\":\"masterdata\",\"blackhole\":true}` and the measurement. EXECUTION_TIMEOUT=%s for both gateways.",
+			r.opts.BlackholeTimeout),
+		Kind: steadyKind,
+	}, []variant{meridian.with(env), naive.with(env)}, livePage, func(ctx context.Context, o *origin) error {
+		return o.setBlackhole(ctx, true)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return []section{s}, nil
+}
+
+// stampede measures many simultaneous requests for one key whose copy has
+// expired past its stale-while-revalidate window.
+func (r *runner) stampede(ctx context.Context) ([]section, error) {
+	age := r.opts.StampedeMaxAge
+	env := map[string]string{"INVENTORY_MAX_AGE": age.String(), "INVENTORY_STALE_WHILE_REVALIDATE": age.String()}
+	s := section{
+		Title: "Stampede: one expired key",
+		About: fmt.Sprintf("INVENTORY_MAX_AGE=%s and INVENTORY_STALE_WHILE_REVALIDATE=%s; one request stores the copy of prod-0001, %d client connections are opened, and once the copy is older than both windows all %d requests for it are released at once.",
+			age, age, r.opts.Stampede, r.opts.Stampede),
+		Kind: burstKind,
+	}
+	var replay response
+	for _, v := range []variant{meridian.with(env), naive.with(env)} {
+		m, resp, err := r.stampedeRun(ctx, s.Title, v)
+		if err != nil {
+			return nil, err
+		}
+		s.Rows = append(s.Rows, m)
+		if v.Name == meridian.Name {
+			replay = resp
+		}
+	}
+	m, err := r.staticBurst(ctx, s.Title, replay, stampedePage, r.opts.Stampede, 1)
+	if err != nil {
+		return nil, err
+	}
+	s.Rows, s.ResponseBytes = append(s.Rows, m), len(replay.body)
+	return []section{s}, nil
+}
+
+// steadySection measures each variant and then the static ceiling
+// replaying the first variant's answer.
+func (r *runner) steadySection(ctx context.Context, s section, variants []variant, body []byte, afterWarmup func(context.Context, *origin) error) (section, error) {
+	var replay response
+	for i, v := range variants {
+		m, resp, err := r.steady(ctx, s.Title, v, body, afterWarmup)
+		if err != nil {
+			return s, err
+		}
+		s.Rows = append(s.Rows, m)
+		if i == 0 {
+			replay = resp
+		}
+	}
+	m, err := r.staticSteady(ctx, s.Title, replay, body)
+	if err != nil {
+		return s, err
+	}
+	s.Rows, s.ResponseBytes = append(s.Rows, m), len(replay.body)
+	return s, nil
+}
+
+// steady warms a fresh gateway up, runs afterWarmup, then measures a closed
+// loop of Concurrency workers for Duration.
+func (r *runner) steady(ctx context.Context, title string, v variant, body []byte, afterWarmup func(context.Context, *origin) error) (measurement, response, error) {
+	o, err := startOrigin(r.seed, r.opts.Latency, r.opts.Jitter)
+	if err != nil {
+		return measurement{}, response{}, err
+	}
+	defer o.Close()
+	g, err := startGateway(ctx, r.mirror, o, v)
+	if err != nil {
+		return measurement{}, response{}, err
+	}
+	defer g.Close()
+	client := newLoadClient(r.opts.Concurrency)
+	defer client.CloseIdleConnections()
+	t := target{URL: g.URL + "/graphql", Body: body}
+
+	// The warm-up opens the client and origin connections and fills the
+	// copies; its figures are not reported.
+	closedLoop(ctx, client, t, r.opts.Concurrency, r.opts.Warmup, r.opts.MaxRequests)
+	g.settle()
+	if afterWarmup != nil {
+		if err := afterWarmup(ctx, o); err != nil {
+			return measurement{}, response{}, err
+		}
+	}
+	before, err := r.snapshot(ctx, o, g)
+	if err != nil {
+		return measurement{}, response{}, err
+	}
+	c := closedLoop(ctx, client, t, r.opts.Concurrency, r.opts.Duration, r.opts.MaxRequests)
+	g.settle()
+	after, err := r.snapshot(ctx, o, g)
+	if err != nil {
+		return measurement{}, response{}, err
+	}
+	m := between(measurement{Config: v.Name, summary: summarize(c)}, before, after, g)
+	r.logRow(title, m)
+	return m, c.first, nil
+}
+
+// cold measures the first requests of fresh gateways, ColdRounds times.
+func (r *runner) cold(ctx context.Context, title string, v variant, body []byte) (measurement, response, error) {
+	o, err := startOrigin(r.seed, r.opts.Latency, r.opts.Jitter)
+	if err != nil {
+		return measurement{}, response{}, err
+	}
+	defer o.Close()
+	before, err := o.requests(ctx)
+	if err != nil {
+		return measurement{}, response{}, err
+	}
+	var (
+		all    collected
+		totals counters
+		state  string
+	)
+	for range r.opts.ColdRounds {
+		c, gc, st, err := r.coldRound(ctx, o, v, body)
+		if err != nil {
+			return measurement{}, response{}, err
+		}
+		all.merge(c)
+		totals, state = totals.add(gc), st
+	}
+	after, err := o.requests(ctx)
+	if err != nil {
+		return measurement{}, response{}, err
+	}
+	// Each round's gateway is gone by now; its counters were summed as
+	// the round ended.
+	m := between(measurement{Config: v.Name, summary: summarize(all)}, snapshot{log: before}, snapshot{log: after, guard: totals}, nil)
+	m.Breaker = state
+	r.logRow(title, m)
+	return m, all.first, nil
+}
+
+func (r *runner) coldRound(ctx context.Context, o *origin, v variant, body []byte) (collected, counters, string, error) {
+	g, err := startGateway(ctx, r.mirror, o, v)
+	if err != nil {
+		return collected{}, nil, "", err
+	}
+	defer g.Close()
+	c, err := burst(ctx, target{URL: g.URL + "/graphql", Body: body, WarmURL: g.URL + "/healthz"}, r.opts.Concurrency, nil)
+	if err != nil {
+		return collected{}, nil, "", err
+	}
+	g.settle()
+	// A fresh gateway's counters start at zero, so these are the round's.
+	gc, err := g.guardCounters(ctx)
+	return c, gc, breakerState(g), err
+}
+
+// stampedeRun stores one copy, waits until it is past both freshness
+// windows, and releases Stampede simultaneous requests for it.
+func (r *runner) stampedeRun(ctx context.Context, title string, v variant) (measurement, response, error) {
+	o, err := startOrigin(r.seed, r.opts.Latency, r.opts.Jitter)
+	if err != nil {
+		return measurement{}, response{}, err
+	}
+	defer o.Close()
+	g, err := startGateway(ctx, r.mirror, o, v)
+	if err != nil {
+		return measurement{}, response{}, err
+	}
+	defer g.Close()
+	t := target{URL: g.URL + "/graphql", Body: stampedePage, WarmURL: g.URL + "/healthz"}
+
+	client := newLoadClient(1)
+	s, _ := send(ctx, client, t)
+	client.CloseIdleConnections()
+	if s.outcome != outcomeOK {
+		return measurement{}, response{}, fmt.Errorf("%s: the request storing the copy failed (outcome %d)", v.Name, s.outcome)
+	}
+	// The copy's age counts from the origin's answer, which came before
+	// this point; the margin covers the clock granularity of a loaded box.
+	age := r.opts.StampedeMaxAge
+	expired := time.Now().Add(2*age + max(50*time.Millisecond, age/10))
+
+	var before snapshot
+	c, err := burst(ctx, t, r.opts.Stampede, func(ctx context.Context) error {
+		timer := time.NewTimer(time.Until(expired))
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		var err error
+		before, err = r.snapshot(ctx, o, g)
+		return err
+	})
+	if err != nil {
+		return measurement{}, response{}, err
+	}
+	g.settle()
+	after, err := r.snapshot(ctx, o, g)
+	if err != nil {
+		return measurement{}, response{}, err
+	}
+	m := between(measurement{Config: v.Name, summary: summarize(c)}, before, after, g)
+	r.logRow(title, m)
+	return m, c.first, nil
+}
+
+// staticSteady replays resp from the static server under the same closed
+// loop, with the same request body, as the gateways.
+func (r *runner) staticSteady(ctx context.Context, title string, resp response, body []byte) (measurement, error) {
+	if resp.body == nil {
+		return measurement{}, fmt.Errorf("%s: the gateway produced no 200 answer to replay", title)
+	}
+	s, err := startStatic(resp.body, resp.contentType)
+	if err != nil {
+		return measurement{}, err
+	}
+	defer s.Close()
+	client := newLoadClient(r.opts.Concurrency)
+	defer client.CloseIdleConnections()
+	t := target{URL: s.URL + "/graphql", Body: body}
+	closedLoop(ctx, client, t, r.opts.Concurrency, r.opts.Warmup, r.opts.MaxRequests)
+	c := closedLoop(ctx, client, t, r.opts.Concurrency, r.opts.Duration, r.opts.MaxRequests)
+	m := measurement{Config: staticName, summary: summarize(c), OriginCalls: -1}
+	r.logRow(title, m)
+	return m, nil
+}
+
+// staticBurst replays resp from the static server in rounds of n
+// simultaneous requests, as the gateways were measured.
+func (r *runner) staticBurst(ctx context.Context, title string, resp response, body []byte, n, rounds int) (measurement, error) {
+	if resp.body == nil {
+		return measurement{}, fmt.Errorf("%s: the gateway produced no 200 answer to replay", title)
+	}
+	s, err := startStatic(resp.body, resp.contentType)
+	if err != nil {
+		return measurement{}, err
+	}
+	defer s.Close()
+	var all collected
+	for range rounds {
+		c, err := burst(ctx, target{URL: s.URL + "/graphql", Body: body, WarmURL: s.URL + "/healthz"}, n, nil)
+		if err != nil {
+			return measurement{}, err
+		}
+		all.merge(c)
+	}
+	m := measurement{Config: staticName, summary: summarize(all), OriginCalls: -1}
+	r.logRow(title, m)
+	return m, nil
+}
+
+// snapshot is the origin's request log and the guard's counters at one
+// moment.
+type snapshot struct {
+	log   requestLog
+	guard counters
+}
+
+func (r *runner) snapshot(ctx context.Context, o *origin, g *gatewayServer) (snapshot, error) {
+	l, err := o.requests(ctx)
+	if err != nil {
+		return snapshot{}, err
+	}
+	gc, err := g.guardCounters(ctx)
+	return snapshot{log: l, guard: gc}, err
+}
+
+// between fills m's origin figures from two snapshots.
+func between(m measurement, before, after snapshot, g *gatewayServer) measurement {
+	m.OriginCalls = after.log.inventoryCalls() - before.log.inventoryCalls()
+	m.Guard = after.guard.minus(before.guard)
+	m.Breaker = breakerState(g)
+	b := after.log.batchSizes(before.log.Total)
+	m.Batches = &b
+	return m
+}
+
+func breakerState(g *gatewayServer) string {
+	if g == nil || g.guard == nil {
+		return ""
+	}
+	return g.guard.State()
+}
