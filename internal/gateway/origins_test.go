@@ -10,7 +10,7 @@ import (
 )
 
 // simAdmin calls the simulated global side's admin API.
-func simAdmin(t *testing.T, h *harness, method, path, body string) map[string]any {
+func simAdmin(t testing.TB, h *harness, method, path, body string) map[string]any {
 	t.Helper()
 	req, err := http.NewRequest(method, h.sim.URL+path, strings.NewReader(body))
 	if err != nil {

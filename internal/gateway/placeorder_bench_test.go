@@ -68,6 +68,8 @@ func BenchmarkPlaceOrder(b *testing.B) {
 		}
 		origin := ordersapi.New(client)
 		price := productPrice(b, h, "prod-0003")
+		// Orders take stock off the shelf at the origin: give it enough.
+		simAdmin(b, h, "PATCH", "/admin/masterdata/products/SKC-1003", `{"available": 1000000}`)
 		var seq atomic.Int64
 		measure(b, clients, func() error {
 			n := seq.Add(1)
