@@ -53,6 +53,7 @@ import (
 	"meridian/internal/outbox"
 	"meridian/internal/persisted"
 	"meridian/internal/playground"
+	"meridian/internal/respcache"
 	"meridian/internal/session"
 	"meridian/internal/syncjobs"
 	"meridian/internal/webhook"
@@ -124,6 +125,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	defer closeCache()
 	m := metrics.New()
+	responses, err := openResponseCache(redisClient, m, log)
+	if err != nil {
+		return err
+	}
+	defer responses.Close()
 
 	// The in-country mirror and personal data.
 	catalogStore, err := catalog.NewSQLStore(ctx, database)
@@ -184,7 +190,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	runner, err := newSyncRunner(ctx, cfg, database, redisClient, catalogStore, contentStore, contentReader, origins, m, log)
+	runner, err := newSyncRunner(ctx, cfg, database, redisClient, catalogStore, contentStore, contentReader, responses, origins, m, log)
 	if err != nil {
 		return err
 	}
@@ -275,18 +281,19 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 
 	h, err := gateway.New(cfg, gateway.Deps{
-		Catalog:   catalogStore,
-		Content:   contentReader,
-		Personal:  personal,
-		Orders:    resolvers.Orders{Store: orderStore, Inventory: catalogStore, Dashboard: orderStore, Placed: dispatcher.Notify},
-		Verifier:  verifier,
-		Sessions:  sessions,
-		Loaders:   loaderFactory,
-		Metrics:   m,
-		Ready:     ready,
-		Routes:    routes,
-		Persisted: manifests,
-		APQ:       apq,
+		Catalog:       catalogStore,
+		Content:       contentReader,
+		Personal:      personal,
+		Orders:        resolvers.Orders{Store: orderStore, Inventory: catalogStore, Dashboard: orderStore, Placed: dispatcher.Notify},
+		Verifier:      verifier,
+		Sessions:      sessions,
+		Loaders:       loaderFactory,
+		Metrics:       m,
+		Ready:         ready,
+		Routes:        routes,
+		Persisted:     manifests,
+		APQ:           apq,
+		ResponseCache: responses,
 	}, log)
 	if err != nil {
 		return err
@@ -383,7 +390,7 @@ func openPersonalData(ctx context.Context, cfg config.Config, database *db.DB) (
 // configured, or an in-process lock (SQLite: one process owns the file).
 func newSyncRunner(ctx context.Context, cfg config.Config, database *db.DB, redisClient redis.UniversalClient,
 	catalogStore *catalog.SQLStore, contentStore *content.SQLStore, contentReader *content.CachedReader,
-	origins originClients, m *metrics.Metrics, log *slog.Logger) (*syncjobs.Runner, error) {
+	responses *respcache.Cache, origins originClients, m *metrics.Metrics, log *slog.Logger) (*syncjobs.Runner, error) {
 	state, err := syncjobs.NewSQLStateStore(ctx, database)
 	if err != nil {
 		return nil, err
@@ -415,6 +422,16 @@ func newSyncRunner(ctx context.Context, cfg config.Config, database *db.DB, redi
 		Logger:   log.With("component", "sync"),
 		Metrics:  m,
 		OnChange: func(ctx context.Context, c syncjobs.Change) {
+			// Cached responses carry tags of the entities in them
+			// ("product:<id>", "content:<slug>"): a change at global is
+			// never served from the cache beyond its sync.
+			tags := make([]string, len(c.IDs))
+			for i, id := range c.IDs {
+				tags[i] = string(c.Kind) + ":" + id
+			}
+			if err := responses.Purge(ctx, tags...); err != nil {
+				log.Warn("response cache purge failed; entries expire with their max-age", "kind", c.Kind, "err", err)
+			}
 			if c.Kind == syncjobs.ChangeContent {
 				if err := contentReader.Purge(ctx, c.IDs); err != nil {
 					log.Warn("content cache purge failed", "err", err)
@@ -724,6 +741,20 @@ func openAPQStore(client redis.UniversalClient) (cache.Store, error) {
 		return nil, err
 	}
 	return cache.NewTiered(mem, shared, 5*time.Second), nil
+}
+
+// openResponseCache builds the whole-response cache: in-process, with
+// Redis as the shared tier and the purge channel when configured.
+func openResponseCache(redisClient redis.UniversalClient, m *metrics.Metrics, log *slog.Logger) (*respcache.Cache, error) {
+	cfg := respcache.Config{Logger: log.With("component", "respcache"), Metrics: m}
+	if redisClient != nil {
+		shared, err := cache.NewRedis(cache.RedisConfig{Client: redisClient, Prefix: "meridian:resp:"})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Shared, cfg.Redis = shared, redisClient
+	}
+	return respcache.New(cfg)
 }
 
 // randomSecret makes a webhook secret for demo mode, where the gateway and

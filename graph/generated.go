@@ -1457,6 +1457,22 @@ everyone else gets FORBIDDEN. Every read is written to the audit trail.
 """
 directive @pii(kind: PiiKind!) on FIELD_DEFINITION
 
+"""
+How long the value of a field, or of every field of a type, may be served
+from the whole-response cache, and to whom (Apollo's cache control). A
+response may be kept for the smallest maxAge of all its fields; root fields
+and fields of object types without a hint have maxAge 0, so nothing is kept
+unless the schema says so. PRIVATE marks values that depend on who asks: a
+response containing one is never kept.
+"""
+directive @cacheControl(maxAge: Int, scope: CacheControlScope = PUBLIC) on FIELD_DEFINITION | OBJECT
+
+"Who may keep a response: PUBLIC, the same for everyone; PRIVATE, only the person who asked."
+enum CacheControlScope {
+  PUBLIC
+  PRIVATE
+}
+
 "Kinds of personal data, for the @pii policy."
 enum PiiKind {
   "Who the person is: display name."
@@ -1476,13 +1492,13 @@ scalar Time
 
 type Query {
   "One product by id, or null (with a NOT_FOUND error) when it does not exist."
-  product(id: ID!, locale: String): Product
+  product(id: ID!, locale: String): Product @cacheControl(maxAge: 60)
 
   """
   Several products by id, in the order asked. Unknown ids yield null at their
   position. At most MAX_PAGE_SIZE (default 100) ids.
   """
-  products(ids: [ID!]!, locale: String): [Product]!
+  products(ids: [ID!]!, locale: String): [Product]! @cacheControl(maxAge: 60)
 
   """
   Search the catalog. ` + "`" + `query` + "`" + ` matches product names in any supported language
@@ -1491,32 +1507,32 @@ type Query {
   ordered by product id and paged Relay-style: pass ` + "`" + `pageInfo.endCursor` + "`" + ` as
   ` + "`" + `after` + "`" + ` for the next page. ` + "`" + `first` + "`" + ` is 1 to MAX_PAGE_SIZE (default 100).
   """
-  search(query: String, category: ID, first: Int = 20, after: String, locale: String): ProductConnection!
+  search(query: String, category: ID, first: Int = 20, after: String, locale: String): ProductConnection! @cacheControl(maxAge: 60)
 
   "Every category, in menu order."
-  categories(locale: String): [Category!]!
+  categories(locale: String): [Category!]! @cacheControl(maxAge: 300)
 
   """
   A marketing content page from the in-country CMS mirror, or null (with
   NOT_FOUND) when no page has that slug.
   """
-  content(slug: String!, locale: String): ContentPage
+  content(slug: String!, locale: String): ContentPage @cacheControl(maxAge: 300)
 
   """
   The signed-in customer (bearer token or web session). Null for anonymous
   requests, with an UNAUTHENTICATED error.
   """
-  me: Customer
+  me: Customer @cacheControl(scope: PRIVATE)
 
   "The consultant's workspace; needs the consultant role (FORBIDDEN otherwise)."
-  consultant: ConsultantDashboard
+  consultant: ConsultantDashboard @cacheControl(scope: PRIVATE)
 
   """
   One order from the in-country order projection, for the customer who
   placed it or their assigned consultant; null with NOT_FOUND otherwise
   (whether it exists is not revealed).
   """
-  order(id: ID!, locale: String): Order
+  order(id: ID!, locale: String): Order @cacheControl(scope: PRIVATE)
 }
 
 type Mutation {
@@ -1834,7 +1850,7 @@ type AssignedCustomer {
 }
 
 "A sellable product from the in-country catalog mirror."
-type Product {
+type Product @cacheControl(maxAge: 60) {
   id: ID!
   sku: String!
   "Name in the request's locale, falling back along zh-Hant → zh-Hans → en."
@@ -1854,7 +1870,7 @@ type Product {
   origin is slow or down; with no copy at all the field is null with an
   ORIGIN_UNAVAILABLE error and the rest of the response is unharmed.
   """
-  inventory(consistency: Consistency = CACHED): Inventory
+  inventory(consistency: Consistency = CACHED): Inventory @cacheControl(maxAge: 10)
 }
 
 "How live a value from a global origin must be."
@@ -1870,7 +1886,7 @@ enum Consistency {
 }
 
 "Stock of a product, as known to the global master data."
-type Inventory {
+type Inventory @cacheControl(maxAge: 10) {
   "Units available to sell; never invented by the region."
   available: Int!
   status: StockStatus!
@@ -1886,7 +1902,7 @@ enum StockStatus {
 }
 
 "A localized marketing page mirrored from the global CMS."
-type ContentPage {
+type ContentPage @cacheControl(maxAge: 300) {
   slug: String!
   title: String!
   summary: String
@@ -1900,14 +1916,14 @@ type ContentPage {
 }
 
 "A product picture on the in-country static host."
-type Image {
+type Image @cacheControl(maxAge: 300) {
   url: String!
   "Alternative text in the request's locale."
   alt: String
 }
 
 "A product category."
-type Category {
+type Category @cacheControl(maxAge: 300) {
   id: ID!
   name: String!
   "Position in menus, ascending."
@@ -1919,7 +1935,7 @@ An amount of money. ` + "`" + `amount` + "`" + ` is an exact decimal string (nev
 ` + "`" + `formatted` + "`" + ` is what a reader in the request's locale expects, e.g. ¥1,299.00
 for zh-Hans-CN and CN¥1,299.00 for en-US.
 """
-type Money {
+type Money @cacheControl(maxAge: 300) {
   amount: String!
   "ISO 4217 currency code."
   currency: String!
@@ -1927,7 +1943,7 @@ type Money {
 }
 
 "Where a value came from and how old it is."
-type Freshness {
+type Freshness @cacheControl(maxAge: 300) {
   source: DataSource!
   "When the value was true at its source."
   asOf: Time!
@@ -1946,7 +1962,7 @@ enum DataSource {
 }
 
 "A page of products (Relay connection)."
-type ProductConnection {
+type ProductConnection @cacheControl(maxAge: 60) {
   edges: [ProductEdge!]!
   pageInfo: PageInfo!
   "Matches of the whole query, ignoring paging."
@@ -1954,14 +1970,14 @@ type ProductConnection {
 }
 
 "One product in a page, with its cursor."
-type ProductEdge {
+type ProductEdge @cacheControl(maxAge: 60) {
   "Opaque and stable: pass it as ` + "`" + `after` + "`" + ` to continue after this product."
   cursor: String!
   node: Product!
 }
 
 "Paging state of a connection."
-type PageInfo {
+type PageInfo @cacheControl(maxAge: 60) {
   hasNextPage: Boolean!
   "Cursor of the last edge, null when the page is empty."
   endCursor: String
@@ -11539,6 +11555,22 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOCacheControlScope2ᚖmeridianᚋgraphᚋmodelᚐCacheControlScope(ctx context.Context, v any) (*model.CacheControlScope, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.CacheControlScope)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCacheControlScope2ᚖmeridianᚋgraphᚋmodelᚐCacheControlScope(ctx context.Context, sel ast.SelectionSet, v *model.CacheControlScope) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOCategory2ᚖmeridianᚋresolversᚋmodelᚐCategory(ctx context.Context, sel ast.SelectionSet, v *model1.Category) graphql.Marshaler {

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"meridian/internal/apierr"
+	"meridian/internal/respcache"
 	"meridian/resolvers/model"
 )
 
@@ -22,6 +23,7 @@ func (r *Resolver) content(ctx context.Context, slug string, localeArg *string) 
 	if !found {
 		return nil, apierr.New(apierr.NotFound, "no content page %q", truncate(slug, 64))
 	}
+	respcache.Tag(ctx, "content:"+p.Slug)
 	page := &model.ContentPage{
 		Slug:      p.Slug,
 		Title:     loc.Pick(p.Title),

@@ -9,6 +9,7 @@ import (
 	"meridian/internal/degraded"
 	"meridian/internal/guard"
 	"meridian/internal/loaders"
+	"meridian/internal/respcache"
 	"meridian/resolvers/model"
 
 	gqlmodel "meridian/graph/model"
@@ -27,6 +28,9 @@ func inventory(ctx context.Context, sku string, consistency *gqlmodel.Consistenc
 	loader := ls.InventoryCached
 	if consistency != nil && *consistency == gqlmodel.ConsistencyLive {
 		loader = ls.InventoryLive
+		// A cache hint cannot depend on an argument: keep a response
+		// that asked for live stock out of the response cache.
+		respcache.NoStore(ctx)
 	}
 	item, err := loader.Load(ctx, sku)()
 	if err != nil {

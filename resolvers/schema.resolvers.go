@@ -11,6 +11,7 @@ import (
 	"meridian/graph"
 	model1 "meridian/graph/model"
 	"meridian/internal/apierr"
+	"meridian/internal/respcache"
 	"meridian/resolvers/model"
 	"strings"
 	"unicode/utf8"
@@ -103,6 +104,7 @@ func (r *queryResolver) Product(ctx context.Context, id string, locale *string) 
 	if !ok {
 		return nil, apierr.New(apierr.NotFound, "product %q does not exist", truncate(id, 64))
 	}
+	respcache.Tag(ctx, "product:"+p.ID)
 	cats, err := r.categoryIndex(ctx, loc)
 	if err != nil {
 		return nil, err
@@ -129,6 +131,8 @@ func (r *queryResolver) Products(ctx context.Context, ids []string, locale *stri
 	}
 	out := make([]*model.Product, len(ids))
 	for i, id := range ids {
+		// Tagged found or not: a product created later replaces the null.
+		respcache.Tag(ctx, "product:"+id)
 		if p, ok := found[id]; ok {
 			out[i] = productModel(p, loc, cats)
 		}
@@ -181,6 +185,7 @@ func (r *queryResolver) Search(ctx context.Context, query *string, category *str
 		TotalCount: page.TotalCount,
 	}
 	for i, p := range page.Products {
+		respcache.Tag(ctx, "product:"+p.ID)
 		conn.Edges[i] = &model1.ProductEdge{Cursor: encodeCursor(p.ID), Node: productModel(p, loc, cats)}
 	}
 	if n := len(conn.Edges); n > 0 {

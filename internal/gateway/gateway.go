@@ -31,6 +31,7 @@ import (
 	"meridian/internal/audit"
 	"meridian/internal/auth"
 	"meridian/internal/cache"
+	"meridian/internal/cachecontrol"
 	"meridian/internal/config"
 	"meridian/internal/degraded"
 	"meridian/internal/graphqlhttp"
@@ -40,6 +41,7 @@ import (
 	"meridian/internal/persisted"
 	"meridian/internal/playground"
 	"meridian/internal/querylimits"
+	"meridian/internal/respcache"
 	"meridian/resolvers"
 )
 
@@ -76,6 +78,9 @@ type Deps struct {
 	// persisted queries and caches no GET publicly.
 	Persisted *persisted.Registry
 	APQ       cache.Store
+	// ResponseCache, when set, answers repeated public queries from stored
+	// responses without executing them. server.go builds and closes it.
+	ResponseCache *respcache.Cache
 }
 
 // SessionGuard is what web sessions add to the request path: turning a
@@ -120,8 +125,16 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The response cache sits after identity and locale (a hit needs the
+	// locale for its key and must know whether credentials came) and
+	// before the loaders and the degraded report, which only executions
+	// need.
+	var graphqlHandler http.Handler = degradedReport(deps.Loaders.Middleware(edge))
+	if deps.ResponseCache != nil {
+		graphqlHandler = deps.ResponseCache.Middleware(graphqlHandler)
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", edge)
+	mux.Handle("/graphql", graphqlHandler)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writePlain(w, http.StatusOK, "ok\n")
 	})
@@ -135,8 +148,6 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (http.Handler, error) {
 	}
 
 	var h http.Handler = mux
-	h = deps.Loaders.Middleware(h)
-	h = degradedReport(h)
 	h = middleware.Locale(h)
 	h = preferredLocale(deps.Personal, h)
 	h = auditRecorder(h)
@@ -160,7 +171,8 @@ func newExecutor(cfg config.Config, res *resolvers.Resolver, deps Deps, log *slo
 	gc := graph.Config{Resolvers: res}
 	gc.Directives.Pii = resolvers.PIIDirective
 	resolvers.SetComplexity(&gc.Complexity)
-	srv := handler.New(graph.NewExecutableSchema(gc))
+	es := graph.NewExecutableSchema(gc)
+	srv := handler.New(es)
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	// Parsed and validated documents are reused across requests: dashboards
@@ -194,6 +206,13 @@ func newExecutor(cfg config.Config, res *resolvers.Resolver, deps Deps, log *slo
 	srv.AroundResponses(reportDegraded)
 	srv.AroundResponses(writeAudit(deps.Personal.Audit, log))
 	srv.AroundResponses(observe(deps.Metrics))
+	if deps.ResponseCache != nil {
+		policies, err := cachecontrol.NewAnalyzer(es.Schema(), 1000)
+		if err != nil {
+			return nil, err
+		}
+		srv.AroundResponses(respcache.Observe(policies))
+	}
 	return srv, nil
 }
 

@@ -53,6 +53,21 @@ type Metrics struct {
 	// last counted by this replica: orders the origin refused, for
 	// operators to look at.
 	OutboxDeadLetters prometheus.Gauge
+
+	// ResponseCacheRequests counts requests seen by the whole-response
+	// cache by result: hit (answered from an entry, or from a concurrent
+	// identical request's execution), stale (answered from an expired entry
+	// within the stale-while-revalidate window while one refresh runs),
+	// miss (executed; stored when its policy allows) or bypass (not a
+	// request the cache handles, or an operation it may never store).
+	ResponseCacheRequests *prometheus.CounterVec
+	// ResponseCachePurges counts purges by tag applied on this replica, by
+	// source: local (Purge called here) or remote (announced by another
+	// replica over Redis).
+	ResponseCachePurges *prometheus.CounterVec
+	// ResponseCacheBytes is the size of this replica's in-process response
+	// cache, bookkeeping included.
+	ResponseCacheBytes prometheus.Gauge
 }
 
 // New creates the collectors on a fresh registry, with Go runtime and
@@ -96,10 +111,20 @@ func New() *Metrics {
 		OutboxDeadLetters: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "meridian_outbox_dead_letters", Help: "Order outbox entries Order Management refused, kept for operators.",
 		}),
+		ResponseCacheRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meridian_response_cache_requests_total", Help: "Requests seen by the whole-response cache by result (hit, miss, stale, bypass).",
+		}, []string{"result"}),
+		ResponseCachePurges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meridian_response_cache_purges_total", Help: "Response cache purges by tag applied on this replica, by source (local, remote).",
+		}, []string{"source"}),
+		ResponseCacheBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "meridian_response_cache_bytes", Help: "Size of the in-process response cache in bytes.",
+		}),
 	}
 	r.MustRegister(m.OriginRequestDuration, m.OriginRequests, m.BreakerState, m.Fallbacks, m.CacheLookups, m.GraphQLRequestDuration)
 	r.MustRegister(m.SyncLag, m.SyncRuns)
 	r.MustRegister(m.OutboxPending, m.OutboxDispatch, m.OutboxDeadLetters)
+	r.MustRegister(m.ResponseCacheRequests, m.ResponseCachePurges, m.ResponseCacheBytes)
 	return m
 }
 
