@@ -38,6 +38,8 @@ func TestEveryScenarioProducesFigures(t *testing.T) {
 		"Catalog page, LIVE inventory, warm":                   {meridian.Name, wait16.Name, naive.Name, staticName},
 		"Catalog page, LIVE inventory, master data blackholed": {meridian.Name, naive.Name, staticName},
 		"Stampede: one expired key":                            {meridian.Name, naive.Name, staticName},
+		"Catalog page from the response cache, 8 connections":  {cached.Name, "Meridian, executed (cache off)", staticName},
+		"Catalog page from the response cache, 64 connections": {cached.Name, "Meridian, executed (cache off)", staticName},
 	}
 	if len(rep.Sections) != len(want) {
 		t.Errorf("%d sections, want %d", len(rep.Sections), len(want))

@@ -36,6 +36,7 @@ import (
 	"meridian/internal/metrics"
 	"meridian/internal/originhttp"
 	"meridian/internal/persisted"
+	"meridian/internal/respcache"
 	"meridian/resolvers"
 )
 
@@ -284,16 +285,20 @@ type variant struct {
 	Naive bool
 	// Env overrides configuration variables over internal/config's defaults.
 	Env map[string]string
+	// ResponseCache puts the whole-response cache in front of execution,
+	// as server.go does (in-process only: no Redis here).
+	ResponseCache bool
 }
 
 // gatewayServer is the real gateway handler served by net/http on a loopback
 // port.
 type gatewayServer struct {
-	URL    string
-	guard  *guard.Guard // nil for the naive variant
-	srv    *http.Server
-	served chan error
-	md     *originhttp.Client
+	URL       string
+	guard     *guard.Guard // nil for the naive variant
+	srv       *http.Server
+	served    chan error
+	md        *originhttp.Client
+	responses *respcache.Cache // nil unless the variant caches responses
 }
 
 // startGateway builds the gateway as server.go does — configuration over
@@ -370,17 +375,24 @@ func startGateway(ctx context.Context, m *mirror, o *origin, v variant) (*gatewa
 	if err != nil {
 		return nil, err
 	}
+	var responses *respcache.Cache
+	if v.ResponseCache {
+		if responses, err = respcache.New(respcache.Config{Logger: log, Metrics: met}); err != nil {
+			return nil, err
+		}
+	}
 	h, err := gateway.New(cfg, gateway.Deps{
-		Catalog:   m.catalog,
-		Content:   m.content,
-		Personal:  m.personal,
-		Orders:    m.orders,
-		Verifier:  verifier,
-		Loaders:   factory,
-		Metrics:   met,
-		Ready:     map[string]gateway.Pinger{"database": m.db},
-		Persisted: manifests,
-		APQ:       apq,
+		Catalog:       m.catalog,
+		Content:       m.content,
+		Personal:      m.personal,
+		Orders:        m.orders,
+		Verifier:      verifier,
+		Loaders:       factory,
+		Metrics:       met,
+		Ready:         map[string]gateway.Pinger{"database": m.db},
+		Persisted:     manifests,
+		APQ:           apq,
+		ResponseCache: responses,
 	}, log)
 	if err != nil {
 		return nil, err
@@ -400,8 +412,9 @@ func startGateway(ctx context.Context, m *mirror, o *origin, v variant) (*gatewa
 			IdleTimeout:       2 * time.Minute,
 			MaxHeaderBytes:    64 << 10,
 		},
-		served: make(chan error, 1),
-		md:     mdHTTP,
+		served:    make(chan error, 1),
+		md:        mdHTTP,
+		responses: responses,
 	}
 	go func() { gs.served <- gs.srv.Serve(ln) }()
 	return gs, nil
@@ -425,6 +438,9 @@ func (g *gatewayServer) Close() {
 	<-g.served
 	g.settle()
 	g.md.CloseIdleConnections()
+	if g.responses != nil {
+		_ = g.responses.Close()
+	}
 }
 
 // guardCounters reads the guard's counters from the gateway's own /metrics:

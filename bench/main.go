@@ -18,6 +18,7 @@
 //	           warm, and with LIVE inventory
 //	blackhole  the LIVE page while master data holds every request unanswered
 //	stampede   many simultaneous requests for one key whose copy has expired
+//	responsecache  the warm catalog page from the whole-response cache, at 8 and 64 connections
 //
 // Each is measured for Meridian as configured by internal/config's
 // defaults, for a naive gateway (loaders.Config.Naive: one origin call per
@@ -56,10 +57,11 @@ const (
 	scenarioCatalog   = "catalog"
 	scenarioBlackhole = "blackhole"
 	scenarioStampede  = "stampede"
+	scenarioResponses = "responsecache"
 )
 
 func allScenarios() []string {
-	return []string{scenarioCatalog, scenarioBlackhole, scenarioStampede}
+	return []string{scenarioCatalog, scenarioBlackhole, scenarioStampede, scenarioResponses}
 }
 
 // options is one run's settings; flags set them.
@@ -237,6 +239,7 @@ func run(ctx context.Context, opts options, progress io.Writer) (*report, error)
 		scenarioCatalog:   r.catalog,
 		scenarioBlackhole: r.blackhole,
 		scenarioStampede:  r.stampede,
+		scenarioResponses: r.responseCache,
 	}
 	for _, name := range opts.Scenarios {
 		r.note("scenario %s", name)

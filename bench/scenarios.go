@@ -34,6 +34,9 @@ var (
 	// instead of Meridian's 1ms.
 	wait16 = variant{Name: "Meridian, loader wait 16ms", Env: map[string]string{"LOADER_WAIT": "16ms"}}
 	naive  = variant{Name: "naive", Naive: true}
+	// cached is Meridian with the whole-response cache in front of
+	// execution; Meridian's other rows execute every request.
+	cached = variant{Name: "Meridian, response cache", ResponseCache: true}
 )
 
 // staticName labels the static ceiling's rows.
@@ -447,4 +450,28 @@ func breakerState(g *gatewayServer) string {
 		return ""
 	}
 	return g.guard.State()
+}
+
+// responseCache measures the warm anonymous catalog page answered from the
+// whole-response cache, beside the same page executed every time and the
+// static ceiling, at 8 and at 64 client connections.
+func (r *runner) responseCache(ctx context.Context) ([]section, error) {
+	saved := r.opts.Concurrency
+	defer func() { r.opts.Concurrency = saved }()
+	var sections []section
+	for _, c := range []int{8, 64} {
+		r.opts.Concurrency = c
+		executed := meridian
+		executed.Name = "Meridian, executed (cache off)"
+		s, err := r.steadySection(ctx, section{
+			Title: fmt.Sprintf("Catalog page from the response cache, %d connections", c),
+			About: "The warm anonymous 50-product page (CACHED inventory). The cache's entry lives for the page's smallest maxAge (inventory, 10s) and is then served stale for up to 10s while one refresh runs.",
+			Kind:  steadyKind,
+		}, []variant{cached, executed}, cachedPage, nil)
+		if err != nil {
+			return nil, err
+		}
+		sections = append(sections, s)
+	}
+	return sections, nil
 }
