@@ -11,7 +11,6 @@ import (
 	"meridian/adapters/cms"
 	"meridian/adapters/content"
 	"meridian/internal/apierr"
-	"meridian/internal/originhttp"
 )
 
 // CMSSource is what the CMS job reads from the global CMS; *cms.Client
@@ -68,24 +67,7 @@ func (j *CMSJob) Name() string { return CMSJobName }
 
 // Run implements Job.
 func (j *CMSJob) Run(ctx context.Context, p RunParams) (RunResult, error) {
-	p = p.withDefaults()
-	if p.Cursor == "" {
-		return j.full(ctx, p)
-	}
-	res, err := j.incremental(ctx, p)
-	if errors.Is(err, originhttp.ErrCursorExpired) {
-		p.Logger.Warn("change feed cursor expired; running a full sync", "job", CMSJobName)
-		full, ferr := j.full(ctx, p)
-		full.Applied += res.Applied
-		full.Changes = append(res.Changes, full.Changes...)
-		full.SyncedThrough = later(res.SyncedThrough, full.SyncedThrough)
-		if ferr != nil {
-			full.Cursor = res.Cursor
-			return full, fmt.Errorf("cursor expired, then full sync: %w", ferr)
-		}
-		return full, nil
-	}
-	return res, err
+	return runFeed(ctx, p.withDefaults(), CMSJobName, j.full, j.incremental)
 }
 
 func (j *CMSJob) full(ctx context.Context, p RunParams) (RunResult, error) {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"meridian/internal/originhttp"
 )
 
 // Job is one mirror's synchronisation: a full sync when it has no cursor,
@@ -201,4 +203,29 @@ func scanToHead(ctx context.Context, p RunParams, read func(ctx context.Context,
 		}
 	}
 	return cursor, false, nil
+}
+
+// runFeed is every feed job's run: a full sync without a cursor, otherwise
+// the changes since the cursor; an expired cursor falls back to a full sync
+// in the same run, reporting both parts together.
+func runFeed(ctx context.Context, p RunParams, job string, full, incremental func(context.Context, RunParams) (RunResult, error)) (RunResult, error) {
+	if p.Cursor == "" {
+		return full(ctx, p)
+	}
+	res, err := incremental(ctx, p)
+	if !errors.Is(err, originhttp.ErrCursorExpired) {
+		return res, err
+	}
+	p.Logger.Warn("change feed cursor expired; running a full sync", "job", job)
+	all, ferr := full(ctx, p)
+	all.Applied += res.Applied
+	all.Changes = append(res.Changes, all.Changes...)
+	all.SyncedThrough = later(res.SyncedThrough, all.SyncedThrough)
+	if ferr != nil {
+		// Keep what the incremental part committed; the next run meets
+		// the expired cursor again and retries.
+		all.Cursor = res.Cursor
+		return all, fmt.Errorf("cursor expired, then full sync: %w", ferr)
+	}
+	return all, nil
 }

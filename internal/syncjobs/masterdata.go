@@ -81,26 +81,7 @@ func (j *MasterdataJob) Name() string { return MasterdataJobName }
 
 // Run implements Job.
 func (j *MasterdataJob) Run(ctx context.Context, p RunParams) (RunResult, error) {
-	p = p.withDefaults()
-	if p.Cursor == "" {
-		return j.full(ctx, p)
-	}
-	res, err := j.incremental(ctx, p)
-	if errors.Is(err, originhttp.ErrCursorExpired) {
-		p.Logger.Warn("change feed cursor expired; running a full sync", "job", MasterdataJobName)
-		full, ferr := j.full(ctx, p)
-		full.Applied += res.Applied
-		full.Changes = append(res.Changes, full.Changes...)
-		full.SyncedThrough = later(res.SyncedThrough, full.SyncedThrough)
-		if ferr != nil {
-			// Keep what the incremental part committed; the next
-			// run meets the expired cursor again and retries.
-			full.Cursor = res.Cursor
-			return full, fmt.Errorf("cursor expired, then full sync: %w", ferr)
-		}
-		return full, nil
-	}
-	return res, err
+	return runFeed(ctx, p.withDefaults(), MasterdataJobName, j.full, j.incremental)
 }
 
 func (j *MasterdataJob) full(ctx context.Context, p RunParams) (RunResult, error) {
