@@ -47,14 +47,16 @@ func writeFile(t testing.TB, path string, data []byte) {
 	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
+	// The time is set before the rename, which keeps it: the watcher must
+	// see one change per write, as with a deployment's atomic replace.
 	mtime := time.Now()
 	if !mtime.After(prev) {
 		mtime = prev.Add(time.Second)
 	}
-	if err := os.Chtimes(path, mtime, mtime); err != nil {
+	if err := os.Chtimes(tmp, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
 }
