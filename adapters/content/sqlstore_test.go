@@ -37,9 +37,7 @@ func TestNewSQLStoreRejectsNilDatabase(t *testing.T) {
 
 func testContext(t *testing.T) context.Context {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
+	return testenv.Context(t, 60*time.Second)
 }
 
 func newStoreAt(t *testing.T, url string) content.Store {

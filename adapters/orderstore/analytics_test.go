@@ -9,18 +9,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"meridian/adapters/orderstore"
+	"meridian/internal/testenv"
 )
 
 // shanghai is the consultants' time zone: the dashboards' months begin at
 // midnight there, 16:00 UTC the day before.
 var shanghai = time.FixedZone("CST", 8*3600)
-
-// Set moves the clock to t.
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // sale is an order to place at a chosen time.
 type sale struct {
@@ -39,7 +33,7 @@ func line(sku string, quantity int, price string) orderstore.Line {
 
 // placeSales places each sale with the clock at its time, then moves it to
 // its status, and returns the orders.
-func placeSales(t *testing.T, s *orderstore.SQLStore, clock *testClock, sales []sale) []orderstore.Order {
+func placeSales(t *testing.T, s *orderstore.SQLStore, clock *testenv.Clock, sales []sale) []orderstore.Order {
 	t.Helper()
 	var orders []orderstore.Order
 	for i, sl := range sales {

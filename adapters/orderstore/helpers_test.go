@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,33 +42,13 @@ func forEachEngine(t *testing.T, test func(t *testing.T, e engine)) {
 
 func testContext(t *testing.T) context.Context {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
+	return testenv.Context(t, 2*time.Minute)
 }
 
-// testClock is a settable clock. Its times are deliberately not UTC and
-// finer than a microsecond: the store must normalize both.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock {
-	return &testClock{t: time.Date(2026, 4, 1, 17, 0, 0, 123456789, time.FixedZone("CST", 8*3600))}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
+// newTestClock returns a settable clock whose times are deliberately not
+// UTC and finer than a microsecond: the store must normalize both.
+func newTestClock() *testenv.Clock {
+	return testenv.NewClock(time.Date(2026, 4, 1, 17, 0, 0, 123456789, time.FixedZone("CST", 8*3600)))
 }
 
 // stored is t as the store keeps it.
@@ -86,7 +65,7 @@ func openDB(t *testing.T, url string) *db.DB {
 }
 
 // openStore opens a new pool on url and a store on it.
-func openStore(t *testing.T, url string, clock *testClock) *orderstore.SQLStore {
+func openStore(t *testing.T, url string, clock *testenv.Clock) *orderstore.SQLStore {
 	t.Helper()
 	s, err := orderstore.NewSQLStore(testContext(t), openDB(t, url), orderstore.WithClock(clock.Now))
 	if err != nil {

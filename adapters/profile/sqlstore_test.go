@@ -21,47 +21,27 @@ import (
 
 func TestSQLiteStore(t *testing.T) {
 	t.Parallel()
-	runStoreContract(t, func(t *testing.T, clock *testClock) profile.Store {
+	runStoreContract(t, func(t *testing.T, clock *testenv.Clock) profile.Store {
 		return newStoreAt(t, "sqlite:"+filepath.Join(t.TempDir(), "profile.db"), clock)
 	})
 }
 
 func TestPostgresStore(t *testing.T) {
 	t.Parallel()
-	runStoreContract(t, func(t *testing.T, clock *testClock) profile.Store {
+	runStoreContract(t, func(t *testing.T, clock *testenv.Clock) profile.Store {
 		return newStoreAt(t, testenv.PostgresURL(t), clock)
 	})
 }
 
 func testContext(t *testing.T) context.Context {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
+	return testenv.Context(t, 60*time.Second)
 }
 
-// testClock is a settable clock. Its times are deliberately not UTC and
-// finer than a microsecond: the store must normalize both.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock {
-	return &testClock{t: time.Date(2025, 6, 1, 9, 30, 15, 123456789, time.FixedZone("CST", 8*3600))}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
+// newTestClock returns a settable clock whose times are deliberately not
+// UTC and finer than a microsecond: the store must normalize both.
+func newTestClock() *testenv.Clock {
+	return testenv.NewClock(time.Date(2025, 6, 1, 9, 30, 15, 123456789, time.FixedZone("CST", 8*3600)))
 }
 
 func stored(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
@@ -76,7 +56,7 @@ func openDB(t *testing.T, url string) *db.DB {
 	return d
 }
 
-func newStoreAt(t *testing.T, url string, clock *testClock) *profile.SQLStore {
+func newStoreAt(t *testing.T, url string, clock *testenv.Clock) *profile.SQLStore {
 	t.Helper()
 	s, err := profile.NewSQLStore(testContext(t), openDB(t, url), profile.WithClock(clock.Now))
 	if err != nil {
@@ -160,7 +140,7 @@ func fieldNames(err error) []string {
 
 // runStoreContract is the Store contract, run against every implementation.
 // newStore returns a fresh, empty store reading time from clock.
-func runStoreContract(t *testing.T, newStore func(t *testing.T, clock *testClock) profile.Store) {
+func runStoreContract(t *testing.T, newStore func(t *testing.T, clock *testenv.Clock) profile.Store) {
 	t.Run("EmptyStore", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t, newTestClock())

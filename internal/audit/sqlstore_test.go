@@ -39,9 +39,7 @@ func TestPostgresStore(t *testing.T) {
 
 func testContext(t *testing.T) context.Context {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
+	return testenv.Context(t, 60*time.Second)
 }
 
 // clock moves one second each time it is read. Its times are not UTC and

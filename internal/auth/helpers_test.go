@@ -15,28 +15,11 @@ import (
 	"time"
 
 	"meridian/internal/idpsim"
+	"meridian/internal/testenv"
 )
 
 // testEpoch is where the fake clock starts.
 var testEpoch = time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
-
-// fakeClock is the injected clock: tests move it instead of sleeping.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // logBuffer collects log output from concurrent requests.
 type logBuffer struct {
@@ -65,7 +48,7 @@ func (b *logBuffer) logger() *slog.Logger {
 type env struct {
 	idp   *idpsim.IdP
 	srv   *httptest.Server
-	clock *fakeClock
+	clock *testenv.Clock
 	iss   string
 
 	keysDown    atomic.Bool  // discovery and JWKS answer 503
@@ -79,7 +62,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{clock: &fakeClock{now: testEpoch}}
+	e := &env{clock: testenv.NewClock(testEpoch)}
 	e.idp, err = idpsim.New(idpsim.Config{Identities: ids, Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -8,29 +8,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"meridian/internal/testenv"
 )
 
-// fakeClock is a settable clock. It starts on a whole millisecond so that
-// StoredAt survives Redis's millisecond resolution unchanged.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.UnixMilli(1_767_225_600_000)} // 2026-01-01T00:00:00Z
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newFakeClock returns a settable clock that starts on a whole
+// millisecond, so that StoredAt survives Redis's millisecond resolution
+// unchanged.
+func newFakeClock() *testenv.Clock {
+	return testenv.NewClock(time.UnixMilli(1_767_225_600_000)) // 2026-01-01T00:00:00Z
 }
 
 // runStoreContract checks the behaviour every Store promises. newStore
@@ -45,7 +31,7 @@ func runStoreContract(t *testing.T, newStore func(t *testing.T, now func() time.
 	t.Helper()
 	ctx := context.Background()
 
-	setup := func(t *testing.T) (Store, *fakeClock) {
+	setup := func(t *testing.T) (Store, *testenv.Clock) {
 		t.Helper()
 		c := newFakeClock()
 		return newStore(t, c.Now), c

@@ -15,9 +15,7 @@ import (
 
 func testContext(t *testing.T) context.Context {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
+	return testenv.Context(t, 60*time.Second)
 }
 
 // openSQLiteFile opens a fresh SQLite file in a temporary directory.

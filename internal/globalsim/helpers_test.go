@@ -7,9 +7,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"meridian/internal/testenv"
 )
 
 // testCatalog is a small catalog seed. Initial stock (InitialAvailable):
@@ -38,31 +39,13 @@ const testContent = `{"pages": [
 // testEpoch is where the fake clock starts.
 var testEpoch = time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
 
-// fakeClock is the injected clock: tests move it instead of sleeping.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // harness is a Sim behind an httptest server whose every response is checked
 // against api/global.openapi.yaml. Its methods take the calling test, so
 // subtests report (and stop) on their own.
 type harness struct {
 	sim   *Sim
 	srv   *httptest.Server
-	clock *fakeClock
+	clock *testenv.Clock
 }
 
 // newHarness starts a Sim on the test fixtures with no latency; edit adjusts
@@ -70,7 +53,7 @@ type harness struct {
 // requests cannot keep the server's Close waiting.
 func newHarness(t *testing.T, edit func(*Config)) *harness {
 	t.Helper()
-	clock := &fakeClock{now: testEpoch}
+	clock := testenv.NewClock(testEpoch)
 	cfg := Config{Catalog: []byte(testCatalog), Content: []byte(testContent), Now: clock.Now, Seed: 7}
 	if edit != nil {
 		edit(&cfg)

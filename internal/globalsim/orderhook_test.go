@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"meridian/internal/testenv"
 	"meridian/internal/webhook"
 )
 
@@ -33,7 +34,7 @@ type orderReceiver struct {
 	got      chan orderStatusEvent // deliveries answered 2xx
 }
 
-func newOrderReceiver(t *testing.T, clock *fakeClock, refuse func(attempt int) bool) *orderReceiver {
+func newOrderReceiver(t *testing.T, clock *testenv.Clock, refuse func(attempt int) bool) *orderReceiver {
 	t.Helper()
 	replays, err := webhook.NewMemoryReplays(100)
 	if err != nil {
@@ -101,7 +102,7 @@ func (rcv *orderReceiver) next(t *testing.T) orderStatusEvent {
 // config after the webhook is set.
 func newOrderHookHarness(t *testing.T, refuse func(int) bool, edit func(*Config)) (*harness, *orderReceiver) {
 	t.Helper()
-	clock := &fakeClock{now: testEpoch}
+	clock := testenv.NewClock(testEpoch)
 	rcv := newOrderReceiver(t, clock, refuse)
 	h := newHarness(t, func(c *Config) {
 		c.Now = clock.Now

@@ -10,33 +10,16 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"meridian/internal/testenv"
 )
 
 // testEpoch is where the fake clock starts.
 var testEpoch = time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
-
-// fakeClock is the injected clock: tests move it instead of sleeping.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // demoIdentities is the repository's identities file, the one the demo
 // runs with.
@@ -58,13 +41,13 @@ var confidentialClient = Client{ID: "meridian-bff", Secret: "s3cret:with/odd+cha
 type harness struct {
 	idp   *IdP
 	srv   *httptest.Server
-	clock *fakeClock
+	clock *testenv.Clock
 	iss   string
 }
 
 func newHarness(t *testing.T, edit func(*Config)) *harness {
 	t.Helper()
-	clock := &fakeClock{now: testEpoch}
+	clock := testenv.NewClock(testEpoch)
 	cfg := Config{
 		Identities: demoIdentities(t),
 		Now:        clock.Now,

@@ -18,25 +18,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
 	"meridian/internal/cache"
+	"meridian/internal/testenv"
 )
-
-// fakeClock is a settable clock shared by the extension and its store.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // failingStore is a cache.Store whose every call fails, like Redis when it
 // is down.
@@ -58,7 +41,7 @@ type harness struct {
 	t     *testing.T
 	srv   http.Handler
 	store cache.Store
-	clock *fakeClock
+	clock *testenv.Clock
 	logs  *logBuffer
 
 	mu   sync.Mutex
@@ -76,7 +59,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &fakeClock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+	clock := testenv.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
 	store := o.store
 	if store == nil {
 		mem, err := cache.NewMemory(cache.MemoryConfig{MaxEntries: 100, MaxBytes: 1 << 20, Now: clock.Now})

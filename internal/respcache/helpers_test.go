@@ -28,6 +28,7 @@ import (
 	"meridian/internal/graphqlhttp"
 	"meridian/internal/locale"
 	"meridian/internal/middleware"
+	"meridian/internal/testenv"
 )
 
 const testSchema = `
@@ -63,26 +64,8 @@ type Page @cacheControl(maxAge: 60) { items: [Product!]! }
 type User { name: String! }
 `
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+func newClock() *testenv.Clock {
+	return testenv.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
 }
 
 // resolver answers one root field: a value made of map[string]any,
@@ -97,7 +80,7 @@ type resolver func(ctx context.Context, args map[string]any) (any, error)
 // Observe and the degraded extension are its response middlewares.
 type harness struct {
 	t      testing.TB
-	clock  *fakeClock
+	clock  *testenv.Clock
 	cache  *Cache
 	h      http.Handler
 	schema *ast.Schema

@@ -20,28 +20,11 @@ import (
 	"meridian/internal/auth"
 	"meridian/internal/db"
 	"meridian/internal/idpsim"
+	"meridian/internal/testenv"
 )
 
 // testEpoch is where the fake clock starts.
 var testEpoch = time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
-
-// fakeClock is the injected clock: tests move it instead of sleeping.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // logBuffer collects log output from concurrent requests.
 type logBuffer struct {
@@ -82,7 +65,7 @@ func testKey(seed byte) []byte {
 // Meridian app (the session handlers and a /me endpoint behind
 // auth.Middleware) on another, sharing one fake clock.
 type env struct {
-	clock    *fakeClock
+	clock    *testenv.Clock
 	idp      *idpsim.IdP
 	idpSrv   *httptest.Server
 	iss      string
@@ -107,7 +90,7 @@ func newEnv(t *testing.T, edit func(*Config), idpEdit ...func(*idpsim.Config)) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{clock: &fakeClock{now: testEpoch}, logs: &logBuffer{}}
+	e := &env{clock: testenv.NewClock(testEpoch), logs: &logBuffer{}}
 	idpCfg := idpsim.Config{Identities: ids, Now: e.clock.Now}
 	for _, edit := range idpEdit {
 		edit(&idpCfg)

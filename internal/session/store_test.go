@@ -209,7 +209,7 @@ func TestSQLStorePurgesExpiredRows(t *testing.T) {
 	for _, name := range []string{"sqlite", "postgres"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			clock := &fakeClock{now: testEpoch}
+			clock := testenv.NewClock(testEpoch)
 			s := storeFactories()[name](t, clock.Now).(*SQLStore)
 			ctx := testContext(t)
 			count := func() int {
@@ -289,7 +289,7 @@ func TestSQLStoreMigratesOnce(t *testing.T) {
 
 func TestRedisStoreKeysAndTTL(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{now: testEpoch}
+	clock := testenv.NewClock(testEpoch)
 	s := openRedisStore(t, clock.Now)
 	ctx := testContext(t)
 	if err := s.Put(ctx, "k", []byte("v"), clock.Now().Add(90*time.Minute)); err != nil {

@@ -28,30 +28,9 @@ import (
 // epoch is where the fake clock starts.
 var epoch = time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
 
-// fakeClock is the injected clock of the simulator and the Runner: tests
-// move it instead of sleeping.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 func testContext(t *testing.T) context.Context {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	t.Cleanup(cancel)
-	return ctx
+	return testenv.Context(t, 90*time.Second)
 }
 
 // databases runs fn once on a fresh SQLite file and once on a fresh
@@ -101,7 +80,7 @@ func (l *changeLog) take() []syncjobs.Change {
 // clients, the mirrors and state on one database, and a Runner with both
 // jobs.
 type env struct {
-	clock   *fakeClock
+	clock   *testenv.Clock
 	sim     *globalsim.Sim
 	srv     *httptest.Server
 	db      *db.DB
@@ -128,7 +107,7 @@ type envOptions struct {
 func newEnv(t *testing.T, url string, opts envOptions) *env {
 	t.Helper()
 	ctx := testContext(t)
-	e := &env{clock: &fakeClock{now: epoch}, metrics: metrics.New(), changes: &changeLog{}}
+	e := &env{clock: testenv.NewClock(epoch), metrics: metrics.New(), changes: &changeLog{}}
 	simCfg := globalsim.Config{Catalog: readTestdata(t, "catalog.json"), Content: readTestdata(t, "content.json"), Now: e.clock.Now, Seed: 1}
 	if opts.sim != nil {
 		opts.sim(&simCfg)

@@ -14,12 +14,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
 	"meridian/internal/globalsim"
 	"meridian/internal/originhttp"
+	"meridian/internal/testenv"
 )
 
 // Epoch returns where a Sim's clock starts: 2026-04-01T09:00:00Z.
@@ -96,26 +96,9 @@ const Content = `{"pages": [
    "updatedAt": "2026-03-01T02:00:00Z"}
 ]}`
 
-// Clock is a settable clock for the simulator: a test moves orders from
+// Clock is the simulator's settable clock: a test moves orders from
 // accepted to confirmed to shipped by advancing it, without sleeping.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+type Clock = testenv.Clock
 
 // Sim is a simulator behind an httptest server.
 type Sim struct {
@@ -132,7 +115,7 @@ type Sim struct {
 // requests cannot keep the server waiting.
 func Start(t testing.TB, edit func(*globalsim.Config)) *Sim {
 	t.Helper()
-	clock := &Clock{now: Epoch()}
+	clock := testenv.NewClock(Epoch())
 	cfg := globalsim.Config{Catalog: Catalog(Products(20)), Content: []byte(Content), Now: clock.Now, Seed: 7}
 	if edit != nil {
 		edit(&cfg)
