@@ -187,22 +187,23 @@ func errorText(err error) string {
 // incremental run (idempotently, in order) instead of being skipped.
 //
 // It reads at most maxPages pages. If the feed has not ended by then, it
-// returns the cursor reached with reachedEnd false: starting there is still
+// logs so for job and returns the cursor reached: starting there is still
 // correct, only slower, since the following runs replay the rest.
-func scanToHead(ctx context.Context, p RunParams, read func(ctx context.Context, cursor string) (next string, hasMore bool, err error)) (cursor string, reachedEnd bool, err error) {
+func scanToHead(ctx context.Context, p RunParams, job string, read func(ctx context.Context, cursor string) (next string, hasMore bool, err error)) (cursor string, err error) {
 	for range max(p.MaxPages, 1) {
 		callCtx, cancel := context.WithTimeout(ctx, p.CallTimeout)
 		next, more, err := read(callCtx, cursor)
 		cancel()
 		if err != nil {
-			return "", false, fmt.Errorf("reading the change feed to its end: %w", err)
+			return "", fmt.Errorf("reading the change feed to its end: %w", err)
 		}
 		cursor = next
 		if !more {
-			return cursor, true, nil
+			return cursor, nil
 		}
 	}
-	return cursor, false, nil
+	p.Logger.Warn("change feed longer than the page cap; the next runs replay its tail", "job", job, "max_pages", p.MaxPages)
+	return cursor, nil
 }
 
 // runFeed is every feed job's run: a full sync without a cursor, otherwise

@@ -86,15 +86,12 @@ func (j *MasterdataJob) Run(ctx context.Context, p RunParams) (RunResult, error)
 
 func (j *MasterdataJob) full(ctx context.Context, p RunParams) (RunResult, error) {
 	var res RunResult
-	head, reached, err := scanToHead(ctx, p, func(ctx context.Context, cursor string) (string, bool, error) {
+	head, err := scanToHead(ctx, p, MasterdataJobName, func(ctx context.Context, cursor string) (string, bool, error) {
 		page, err := j.src.Changes(ctx, cursor, headScanPageSize)
 		return page.NextCursor, page.HasMore, err
 	})
 	if err != nil {
 		return res, fmt.Errorf("full sync: %w", err)
-	}
-	if !reached {
-		p.Logger.Warn("change feed longer than the page cap; the next runs replay its tail", "job", MasterdataJobName, "max_pages", p.MaxPages)
 	}
 
 	changed := idSet{}
