@@ -68,6 +68,9 @@ type SearchPage struct {
 
 // Store is the catalog mirror's API. Implementations must be safe for
 // concurrent use.
+//
+// The products ProductsByID and Search return are read-only: their maps and
+// slices may be shared with the store's own cache and with other callers.
 type Store interface {
 	// ProductsByID returns the products that exist among ids, keyed by ID.
 	// Unknown IDs are simply absent; an empty ids slice returns an empty map.

@@ -23,6 +23,10 @@ const migrationComponent = "catalog"
 //     that locale only.
 //   - catalog_inventory (version 2): inventory snapshots by SKU, written by
 //     the master data sync job.
+//   - catalog_products.revision (version 3): a random value every write of
+//     the row (or of its texts) replaces, so a store can keep decoded
+//     products and tell from one narrow read whether its copy is current.
+//     Rows written before version 3 keep revision 0; writers never use it.
 //
 // category_id is deliberately not a foreign key: the mirror follows the
 // product master in whatever order its changes arrive, and a product may
@@ -113,6 +117,20 @@ CREATE TABLE catalog_inventory (
 	source_updated_at TIMESTAMPTZ NOT NULL,
 	mirrored_at       TIMESTAMPTZ NOT NULL
 );
+`,
+		},
+		{
+			Version: 3,
+			Name:    "add product row revisions",
+			// The index covers a page's read of IDs and revisions in ID
+			// order, so it never touches the rows themselves.
+			SQLite: `
+ALTER TABLE catalog_products ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX catalog_products_revision_idx ON catalog_products (id, revision);
+`,
+			Postgres: `
+ALTER TABLE catalog_products ADD COLUMN revision BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX catalog_products_revision_idx ON catalog_products (id, revision);
 `,
 		},
 	}

@@ -42,13 +42,16 @@ const searchTextSeparator = "\n"
 // productColumns is what selectProducts scans, in order. The price is cast
 // to text so PostgreSQL's NUMERIC(12,2) reads back as "1299.00" with its two
 // fraction digits, never through a float; on SQLite the cast is a no-op.
-const productColumns = `p.id, p.sku, p.category_id, CAST(p.price_amount AS TEXT), p.currency, p.images_json, p.mirrored_at`
+const productColumns = `p.id, p.sku, p.category_id, CAST(p.price_amount AS TEXT), p.currency, p.images_json, p.mirrored_at, p.revision`
 
 // SQLStore is the Store on Meridian's SQL database, SQLite or PostgreSQL. It
 // is safe for concurrent use. Every method runs as one statement or one
 // transaction, so readers never see half of a write.
 type SQLStore struct {
 	db *db.DB
+	// products keeps decoded products by row revision, so pages read IDs
+	// and revisions rather than every row and text again.
+	products *productCache
 }
 
 var _ Store = (*SQLStore)(nil)
@@ -62,13 +65,14 @@ func NewSQLStore(ctx context.Context, database *db.DB) (*SQLStore, error) {
 	if err := db.Migrate(ctx, database, migrationComponent, migrations()); err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
-	return &SQLStore{db: database}, nil
+	return &SQLStore{db: database, products: newProductCache(productCacheEntries)}, nil
 }
 
 // ProductsByID implements Store. Duplicate and empty IDs are ignored. Any
 // number of IDs may be passed: they are queried in batches of
-// maxIDsPerQuery, with one query for the products and one for their texts
-// per batch, all in one read transaction.
+// maxIDsPerQuery, all in one read transaction, each reading the rows'
+// revisions and then, for the products not cached at that revision, the
+// rows and their texts.
 func (s *SQLStore) ProductsByID(ctx context.Context, ids []string) (map[string]Product, error) {
 	ids = uniqueNonEmpty(ids)
 	out := make(map[string]Product, len(ids))
@@ -77,12 +81,12 @@ func (s *SQLStore) ProductsByID(ctx context.Context, ids []string) (map[string]P
 	}
 	err := s.db.ReadTx(ctx, func(tx *db.Tx) error {
 		for batch := range slices.Chunk(ids, maxIDsPerQuery) {
-			products, err := selectProducts(ctx, tx,
-				"WHERE p.id IN ("+placeholders(len(batch))+")", anySlice(batch))
+			refs, err := selectRefs(ctx, tx, "WHERE p.id IN ("+placeholders(len(batch))+")", anySlice(batch))
 			if err != nil {
 				return err
 			}
-			if err := attachTexts(ctx, tx, products); err != nil {
+			products, err := s.products.products(ctx, tx, refs)
+			if err != nil {
 				return err
 			}
 			for _, p := range products {
@@ -135,22 +139,21 @@ func (s *SQLStore) Search(ctx context.Context, q SearchQuery) (SearchPage, error
 		// One row more than the page tells whether another page
 		// follows. int64 keeps First+1 from overflowing.
 		pageArgs = append(pageArgs, int64(q.First)+1)
-		products, err := selectProducts(ctx, tx, whereClause(pageFilters)+" ORDER BY p.id LIMIT ?", pageArgs)
+		refs, err := selectRefs(ctx, tx, whereClause(pageFilters)+" ORDER BY p.id LIMIT ?", pageArgs)
 		if err != nil {
 			return err
 		}
-		if len(products) > q.First {
+		if len(refs) > q.First {
 			page.HasNextPage = true
-			products = products[:q.First]
+			refs = refs[:q.First]
 		}
-		if err := attachTexts(ctx, tx, products); err != nil {
+		if page.Products, err = s.products.products(ctx, tx, refs); err != nil {
 			return err
 		}
-		page.Products = products
 
 		if q.AfterID == "" && !page.HasNextPage {
 			// The page holds every match: no need to count them.
-			page.TotalCount = len(products)
+			page.TotalCount = len(page.Products)
 			return nil
 		}
 		var total int64
@@ -256,7 +259,7 @@ func (s *SQLStore) UpsertProducts(ctx context.Context, products []Product, mirro
 		}
 		ids = append(ids, p.ID)
 		productRows = append(productRows, []any{
-			p.ID, p.SKU, p.CategoryID, p.PriceAmount, p.Currency, string(images), searchText(p), at,
+			p.ID, p.SKU, p.CategoryID, p.PriceAmount, p.Currency, string(images), searchText(p), at, newRevision(),
 		})
 		for _, locale := range textLocales(p) {
 			textRows = append(textRows, []any{p.ID, locale, nullable(p.Name, locale), nullable(p.Description, locale)})
@@ -269,7 +272,7 @@ func (s *SQLStore) UpsertProducts(ctx context.Context, products []Product, mirro
 		if err := deleteProducts(ctx, tx, ids); err != nil {
 			return err
 		}
-		if err := insertRows(ctx, tx, "INSERT INTO catalog_products (id, sku, category_id, price_amount, currency, images_json, search_text, mirrored_at) VALUES ", productRows, ""); err != nil {
+		if err := insertRows(ctx, tx, "INSERT INTO catalog_products (id, sku, category_id, price_amount, currency, images_json, search_text, mirrored_at, revision) VALUES ", productRows, ""); err != nil {
 			return err
 		}
 		return insertRows(ctx, tx, "INSERT INTO catalog_product_texts (product_id, locale, name, description) VALUES ", textRows, "")
@@ -291,6 +294,7 @@ func (s *SQLStore) DeleteProducts(ctx context.Context, ids []string) error {
 	if err != nil {
 		return fmt.Errorf("catalog: delete products: %w", err)
 	}
+	s.products.forget(ids)
 	return nil
 }
 
@@ -363,31 +367,35 @@ func escapeLike(s string) string {
 }
 
 // selectProducts runs SELECT productColumns with the given tail (WHERE,
-// ORDER BY, LIMIT) and returns the products in row order, without texts.
-func selectProducts(ctx context.Context, tx *db.Tx, tail string, args []any) ([]Product, error) {
+// ORDER BY, LIMIT) and returns the products in row order, without texts,
+// and the revision of each row.
+func selectProducts(ctx context.Context, tx *db.Tx, tail string, args []any) ([]Product, []int64, error) {
 	rows, err := tx.QueryContext(ctx, "SELECT "+productColumns+" FROM catalog_products p "+tail, args...)
 	if err != nil {
-		return nil, fmt.Errorf("select products: %w", err)
+		return nil, nil, fmt.Errorf("select products: %w", err)
 	}
 	defer rows.Close()
 	var products []Product
+	var revisions []int64
 	for rows.Next() {
 		var p Product
 		var images []byte
 		var mirroredAt db.Timestamp
-		if err := rows.Scan(&p.ID, &p.SKU, &p.CategoryID, &p.PriceAmount, &p.Currency, &images, &mirroredAt); err != nil {
-			return nil, fmt.Errorf("select products: %w", err)
+		var revision int64
+		if err := rows.Scan(&p.ID, &p.SKU, &p.CategoryID, &p.PriceAmount, &p.Currency, &images, &mirroredAt, &revision); err != nil {
+			return nil, nil, fmt.Errorf("select products: %w", err)
 		}
 		if err := json.Unmarshal(images, &p.Images); err != nil {
-			return nil, fmt.Errorf("select products: product %q: images: %w", p.ID, err)
+			return nil, nil, fmt.Errorf("select products: product %q: images: %w", p.ID, err)
 		}
 		p.MirroredAt = mirroredAt.Time
 		products = append(products, p)
+		revisions = append(revisions, revision)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("select products: %w", err)
+		return nil, nil, fmt.Errorf("select products: %w", err)
 	}
-	return products, nil
+	return products, revisions, nil
 }
 
 // attachTexts fills in the Name and Description of products with one query

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"time"
@@ -71,7 +72,7 @@ func (s *SQLStore) ProductsBySKU(ctx context.Context, skus []string) (map[string
 	}
 	err := s.db.ReadTx(ctx, func(tx *db.Tx) error {
 		for batch := range slices.Chunk(skus, maxIDsPerQuery) {
-			products, err := selectProducts(ctx, tx,
+			products, _, err := selectProducts(ctx, tx,
 				"WHERE p.sku IN ("+placeholders(len(batch))+")", anySlice(batch))
 			if err != nil {
 				return err
@@ -120,8 +121,8 @@ func (s *SQLStore) UpdatePrices(ctx context.Context, updates []PriceUpdate, mirr
 		missing = nil
 		for _, u := range updates {
 			res, err := tx.ExecContext(ctx,
-				"UPDATE catalog_products SET price_amount = ?, currency = ?, mirrored_at = ? WHERE sku = ?",
-				u.Amount, u.Currency, at, u.SKU)
+				"UPDATE catalog_products SET price_amount = ?, currency = ?, mirrored_at = ?, revision = ? WHERE sku = ?",
+				u.Amount, u.Currency, at, newRevision(), u.SKU)
 			if err != nil {
 				return fmt.Errorf("update sku %q: %w", u.SKU, err)
 			}
@@ -201,22 +202,35 @@ func (s *SQLStore) InventoryBySKU(ctx context.Context, skus []string) (map[strin
 	if len(skus) == 0 {
 		return out, nil
 	}
-	err := s.db.ReadTx(ctx, func(tx *db.Tx) error {
-		for batch := range slices.Chunk(skus, maxIDsPerQuery) {
-			if err := selectInventory(ctx, tx, batch, out); err != nil {
-				return err
+	var err error
+	if len(skus) <= maxIDsPerQuery {
+		// One statement reads one snapshot: no transaction needed, and a
+		// catalog page (its inventory is read like this on every
+		// request) saves its BEGIN and COMMIT.
+		err = selectInventory(ctx, s.db, skus, out)
+	} else {
+		err = s.db.ReadTx(ctx, func(tx *db.Tx) error {
+			for batch := range slices.Chunk(skus, maxIDsPerQuery) {
+				if err := selectInventory(ctx, tx, batch, out); err != nil {
+					return err
+				}
 			}
-		}
-		return nil
-	})
+			return nil
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("catalog: inventory by sku: %w", err)
 	}
 	return out, nil
 }
 
-func selectInventory(ctx context.Context, tx *db.Tx, skus []string, out map[string]InventorySnapshot) error {
-	rows, err := tx.QueryContext(ctx,
+// querier is what *db.DB and *db.Tx have in common for reads.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func selectInventory(ctx context.Context, q querier, skus []string, out map[string]InventorySnapshot) error {
+	rows, err := q.QueryContext(ctx,
 		"SELECT sku, available, source_updated_at, mirrored_at FROM catalog_inventory WHERE sku IN ("+placeholders(len(skus))+")",
 		anySlice(skus)...)
 	if err != nil {
