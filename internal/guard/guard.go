@@ -12,6 +12,7 @@
 package guard
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +21,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -83,6 +85,22 @@ type Guard struct {
 	refreshing sync.Map // keys with a background refresh under way
 	background sync.WaitGroup
 	log        *slog.Logger
+	// decoded remembers the last decoding of each copy (copy key ->
+	// decodedCopy), so a hot key's copy is parsed once per write rather
+	// than on every read of a list page; decodedCount bounds it.
+	decoded      sync.Map
+	decodedCount atomic.Int64
+}
+
+// maxDecodedCopies bounds Guard.decoded: well above the keys one origin
+// serves (a catalog's SKUs); past it, copies are decoded on every read.
+const maxDecodedCopies = 50_000
+
+// decodedCopy is a copy's stored bytes and their decoding; it is used only
+// while the store still holds exactly those bytes.
+type decodedCopy struct {
+	raw []byte
+	rec any // a copyRecord[V]
 }
 
 // New returns a guard for one origin, refusing an unusable configuration.
@@ -329,9 +347,24 @@ func readCopy[V any](ctx context.Context, g *Guard, key string) (copyRecord[V], 
 	if !ok {
 		return rec, false
 	}
+	if d, ok := g.decoded.Load(key); ok {
+		if d := d.(decodedCopy); bytes.Equal(d.raw, e.Value) {
+			if rec, ok := d.rec.(copyRecord[V]); ok {
+				return rec, true
+			}
+		}
+	}
 	if err := json.Unmarshal(e.Value, &rec); err != nil {
 		g.log.Warn("last-known-good copy unreadable", "origin", g.cfg.Origin, "err", err)
 		return rec, false
+	}
+	// The store's bytes are cloned: a store may reuse its buffers, and
+	// the comparison above must see what was decoded.
+	if _, loaded := g.decoded.Swap(key, decodedCopy{raw: bytes.Clone(e.Value), rec: rec}); !loaded {
+		if g.decodedCount.Add(1) > maxDecodedCopies {
+			g.decoded.Delete(key)
+			g.decodedCount.Add(-1)
+		}
 	}
 	return rec, true
 }

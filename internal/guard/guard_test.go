@@ -295,3 +295,41 @@ func TestCachedServesFreshCopiesAndRevalidatesStaleOnesOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestCopiesWrittenElsewhereAreReadAnew checks the decoded copies a guard
+// remembers: a copy rewritten in the store by someone else (another
+// replica through Redis) must be read as rewritten, never as the decoding
+// of the bytes it replaced.
+func TestCopiesWrittenElsewhereAreReadAnew(t *testing.T) {
+	mem, err := cache.NewMemory(cache.MemoryConfig{MaxEntries: 100, MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newReplica := func() *Guard {
+		g, err := New(Config{Origin: "masterdata", Copies: mem, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	reader, writer := newReplica(), newReplica()
+	o := newOrigin()
+	p := Policy{MaxAge: time.Hour, StaleWhileRevalidate: time.Hour}
+	ctx := t.Context()
+	if _, err := Live(ctx, writer, []string{"A"}, o.fetch); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second read comes from the remembered decoding
+		if got, _ := Cached(ctx, reader, []string{"A"}, p, o.fetch); got["A"].Value != 1 || got["A"].Source != SourceCache {
+			t.Fatalf("A = %+v, want the copy holding 1", got["A"])
+		}
+	}
+	o.stock["A"] = 9
+	if _, err := Live(ctx, writer, []string{"A"}, o.fetch); err != nil {
+		t.Fatal(err)
+	}
+	calls := o.calls.Load()
+	if got, _ := Cached(ctx, reader, []string{"A"}, p, o.fetch); got["A"].Value != 9 || o.calls.Load() != calls {
+		t.Errorf("after another replica rewrote the copy: A = %+v, want 9 from the copy", got["A"])
+	}
+}

@@ -11,7 +11,9 @@ package loaders
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/graph-gophers/dataloader/v7"
@@ -91,12 +93,42 @@ type Loaders struct {
 
 	cached, live lookup // the batch lookups behind the two loaders
 	naive        bool
+
+	// prefetched holds what PrefetchInventory answered, by consistency
+	// (0 CACHED, 1 LIVE): Inventory reads it without the dataloader's
+	// per-key thunks, which a page would otherwise allocate 50 times.
+	mu         sync.RWMutex
+	prefetched [2]map[string]InventoryItem
+}
+
+// Inventory returns one SKU's inventory, CACHED or live: from a prefetch
+// of this request when one answered it, otherwise through the batching
+// loader.
+func (l *Loaders) Inventory(ctx context.Context, sku string, live bool) (InventoryItem, error) {
+	l.mu.RLock()
+	item, ok := l.prefetched[consistencyIndex(live)][sku]
+	l.mu.RUnlock()
+	if ok {
+		return item, nil
+	}
+	loader := l.InventoryCached
+	if live {
+		loader = l.InventoryLive
+	}
+	return loader.Load(ctx, sku)()
+}
+
+func consistencyIndex(live bool) int {
+	if live {
+		return 1
+	}
+	return 0
 }
 
 type lookup func(context.Context, []string) (map[string]InventoryItem, error)
 
-// PrefetchInventory answers skus in one batch and primes the loader with
-// the results, so the per-field loads that follow are served from it.
+// PrefetchInventory answers skus in one batch and keeps the results, so
+// the per-field reads that follow (Inventory) are served from them.
 // List resolvers call it: gqlgen resolves a list's fields in goroutines,
 // and a batch window, however chosen, can split a page in two when the
 // machine is busy; a prefetch makes one call per page by construction.
@@ -106,17 +138,33 @@ func (l *Loaders) PrefetchInventory(ctx context.Context, skus []string, live boo
 	if l.naive || len(skus) == 0 {
 		return nil
 	}
-	fn, loader := l.cached, l.InventoryCached
+	fn := l.cached
 	if live {
-		fn, loader = l.live, l.InventoryLive
+		fn = l.live
 	}
-	items, err := fn(ctx, skus)
+	i := consistencyIndex(live)
+	l.mu.RLock()
+	missing := make([]string, 0, len(skus))
+	for _, k := range skus {
+		if _, ok := l.prefetched[i][k]; !ok {
+			missing = append(missing, k)
+		}
+	}
+	l.mu.RUnlock()
+	if len(missing) == 0 {
+		return nil
+	}
+	items, err := fn(ctx, missing)
 	if err != nil {
 		return err
 	}
-	for k, it := range items {
-		loader.Prime(ctx, k, it)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.prefetched[i] == nil {
+		l.prefetched[i] = items
+		return nil
 	}
+	maps.Copy(l.prefetched[i], items)
 	return nil
 }
 
