@@ -25,14 +25,13 @@ func inventory(ctx context.Context, sku string, consistency *gqlmodel.Consistenc
 	if ls == nil {
 		return nil, apierr.New(apierr.Internal, "inventory loaders are not installed")
 	}
-	loader := ls.InventoryCached
-	if consistency != nil && *consistency == gqlmodel.ConsistencyLive {
-		loader = ls.InventoryLive
+	live := consistency != nil && *consistency == gqlmodel.ConsistencyLive
+	if live {
 		// A cache hint cannot depend on an argument: keep a response
 		// that asked for live stock out of the response cache.
 		respcache.NoStore(ctx)
 	}
-	item, err := loader.Load(ctx, sku)()
+	item, err := ls.Inventory(ctx, sku, live)
 	if err != nil {
 		return nil, err
 	}
@@ -79,16 +78,12 @@ func source(s guard.Source) model.DataSource {
 }
 
 // prefetchInventory starts the inventory of a list of products in one
-// batch per consistency the query selects under fieldPath (for example
-// "edges", "node" under search). A failed prefetch is not an error: the
-// per-field loads then fetch (and report) on their own.
-func prefetchInventory(ctx context.Context, products []*model.Product, fieldPath ...string) {
+// batch per consistency the view's selection asks for. A failed prefetch
+// is not an error: the per-field loads then fetch (and report) on their
+// own.
+func (v productView) prefetchInventory(ctx context.Context, products []*model.Product) {
 	ls := loaders.For(ctx)
-	if ls == nil || len(products) == 0 {
-		return
-	}
-	cached, live := selectedConsistencies(ctx, fieldPath)
-	if !cached && !live {
+	if ls == nil || len(products) == 0 || (!v.cachedStock && !v.liveStock) {
 		return
 	}
 	skus := make([]string, 0, len(products))
@@ -97,17 +92,25 @@ func prefetchInventory(ctx context.Context, products []*model.Product, fieldPath
 			skus = append(skus, p.Sku)
 		}
 	}
-	if cached {
+	if v.cachedStock {
 		_ = ls.PrefetchInventory(ctx, skus, false)
 	}
-	if live {
+	if v.liveStock {
 		_ = ls.PrefetchInventory(ctx, skus, true)
 	}
 }
 
-// selectedConsistencies reports which consistencies the query asks
-// `inventory` in, below the current field along path.
-func selectedConsistencies(ctx context.Context, path []string) (cached, live bool) {
+// isLive reports whether a selected `inventory` field asks for LIVE stock.
+func isLive(ctx context.Context, inventory graphql.CollectedField) bool {
+	args := inventory.ArgumentMap(graphql.GetOperationContext(ctx).Variables)
+	c, _ := args["consistency"].(string)
+	return c == string(gqlmodel.ConsistencyLive)
+}
+
+// selectedBelow returns the fields the query selects below the current
+// field along path (for example "edges", "node" under search), fragments
+// and directives applied.
+func selectedBelow(ctx context.Context, path []string) []graphql.CollectedField {
 	opCtx := graphql.GetOperationContext(ctx)
 	fields := graphql.CollectFieldsCtx(ctx, nil)
 	for _, name := range path {
@@ -119,16 +122,5 @@ func selectedConsistencies(ctx context.Context, path []string) (cached, live boo
 		}
 		fields = next
 	}
-	for _, f := range fields {
-		if f.Name != "inventory" {
-			continue
-		}
-		args := f.ArgumentMap(opCtx.Variables)
-		if c, _ := args["consistency"].(string); c == string(gqlmodel.ConsistencyLive) {
-			live = true
-		} else {
-			cached = true
-		}
-	}
-	return cached, live
+	return fields
 }

@@ -105,11 +105,11 @@ func (r *queryResolver) Product(ctx context.Context, id string, locale *string) 
 		return nil, apierr.New(apierr.NotFound, "product %q does not exist", truncate(id, 64))
 	}
 	respcache.Tag(ctx, "product:"+p.ID)
-	cats, err := r.categoryIndex(ctx, loc)
+	view, err := r.productView(ctx, loc, false)
 	if err != nil {
 		return nil, err
 	}
-	return productModel(p, loc, cats), nil
+	return view.model(p), nil
 }
 
 // Products is the resolver for the products field.
@@ -125,7 +125,7 @@ func (r *queryResolver) Products(ctx context.Context, ids []string, locale *stri
 	if err != nil {
 		return nil, err
 	}
-	cats, err := r.categoryIndex(ctx, loc)
+	view, err := r.productView(ctx, loc, false)
 	if err != nil {
 		return nil, err
 	}
@@ -134,10 +134,10 @@ func (r *queryResolver) Products(ctx context.Context, ids []string, locale *stri
 		// Tagged found or not: a product created later replaces the null.
 		respcache.Tag(ctx, "product:"+id)
 		if p, ok := found[id]; ok {
-			out[i] = productModel(p, loc, cats)
+			out[i] = view.model(p)
 		}
 	}
-	prefetchInventory(ctx, out)
+	view.prefetchInventory(ctx, out)
 	return out, nil
 }
 
@@ -165,12 +165,12 @@ func (r *queryResolver) Search(ctx context.Context, query *string, category *str
 			return nil, err
 		}
 	}
-	cats, err := r.categoryIndex(ctx, loc)
+	view, err := r.productView(ctx, loc, category != nil, "edges", "node")
 	if err != nil {
 		return nil, err
 	}
 	if category != nil {
-		if _, ok := cats[*category]; !ok {
+		if _, ok := view.cats[*category]; !ok {
 			return nil, apierr.New(apierr.BadUserInput, "category: %q is not a category (see the categories field)", truncate(*category, 64))
 		}
 		q.CategoryID = *category
@@ -186,7 +186,7 @@ func (r *queryResolver) Search(ctx context.Context, query *string, category *str
 	}
 	for i, p := range page.Products {
 		respcache.Tag(ctx, "product:"+p.ID)
-		conn.Edges[i] = &model1.ProductEdge{Cursor: encodeCursor(p.ID), Node: productModel(p, loc, cats)}
+		conn.Edges[i] = &model1.ProductEdge{Cursor: encodeCursor(p.ID), Node: view.model(p)}
 	}
 	if n := len(conn.Edges); n > 0 {
 		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
@@ -195,7 +195,7 @@ func (r *queryResolver) Search(ctx context.Context, query *string, category *str
 	for i, e := range conn.Edges {
 		nodes[i] = e.Node
 	}
-	prefetchInventory(ctx, nodes, "edges", "node")
+	view.prefetchInventory(ctx, nodes)
 	return conn, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -605,4 +606,66 @@ func TestProductionTurnsOffPlaygroundIntrospectionAndSuggestions(t *testing.T) {
 	if len(out.Errors) == 0 || strings.Contains(out.Errors[0].Message, "Did you mean") {
 		t.Errorf("errors = %+v, want a validation error without suggestions", out.Errors)
 	}
+}
+
+// TestProductPartsAreBuiltWhereverTheQuerySelectsThem checks that a
+// product's category, images and description are filled however the query
+// reaches them (fragments, aliases, the three product fields), since
+// resolvers build them only when the query selects them.
+func TestProductPartsAreBuiltWhereverTheQuerySelectsThem(t *testing.T) {
+	srv := newGateway(t, nil)
+	const q = `
+fragment Card on Product { shelf: category { id name } pictures: images { url } description }
+query {
+  search(first: 2) { edges { node { ...Card } } }
+  inline: search(first: 1) { edges { ... on ProductEdge { node { ... on Product { category { id } images { url } } } } } }
+  products(ids: ["prod-0001"]) { ...Card }
+  product(id: "prod-0001") { category { name } description images { url } }
+  plain: search(first: 1) { edges { node { id } } }
+}`
+	_, out := do(t, srv, call{body: query(q, nil)})
+	if len(out.Errors) > 0 {
+		t.Fatalf("errors: %+v", out.Errors)
+	}
+	for _, path := range [][]string{
+		{"search", "edges", "0", "node", "shelf", "name"},
+		{"search", "edges", "1", "node", "shelf", "id"},
+		{"inline", "edges", "0", "node", "category", "id"},
+		{"products", "0", "shelf", "name"},
+		{"product", "category", "name"},
+		{"search", "edges", "1", "node", "pictures", "0", "url"},
+		{"search", "edges", "0", "node", "description"},
+		{"inline", "edges", "0", "node", "images", "0", "url"},
+		{"products", "0", "pictures", "0", "url"},
+		{"products", "0", "description"},
+		{"product", "description"},
+		{"product", "images", "0", "url"},
+	} {
+		if v, _ := dig(out.Data, path...).(string); v == "" {
+			t.Errorf("%s = %v, want a value", strings.Join(path, "."), dig(out.Data, path...))
+		}
+	}
+}
+
+// dig walks decoded JSON along path: object keys, and decimal indexes into
+// lists. It returns nil where the path leads nowhere.
+func dig(data map[string]json.RawMessage, path ...string) any {
+	raw, _ := json.Marshal(data)
+	var v any
+	_ = json.Unmarshal(raw, &v)
+	for _, p := range path {
+		switch node := v.(type) {
+		case map[string]any:
+			v = node[p]
+		case []any:
+			i, err := strconv.Atoi(p)
+			if err != nil || i < 0 || i >= len(node) {
+				return nil
+			}
+			v = node[i]
+		default:
+			return nil
+		}
+	}
+	return v
 }
