@@ -44,6 +44,7 @@ import (
 	"meridian/internal/config"
 	"meridian/internal/db"
 	"meridian/internal/gateway"
+	"meridian/internal/gctune"
 	"meridian/internal/globalsim"
 	"meridian/internal/guard"
 	"meridian/internal/lease"
@@ -86,6 +87,9 @@ var seedProfiles []byte
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	// Before anything allocates much: GOGC 400 and a memory limit under
+	// the container's, unless GOGC / GOMEMLIMIT say otherwise.
+	log.Info("garbage collector", gctune.Apply(gctune.OS).LogAttrs()...)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, log); err != nil {
