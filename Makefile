@@ -28,13 +28,21 @@ test: playground ## run the whole test suite (PostgreSQL/Redis tests skip locall
 	go test -race -count=1 ./...
 
 # graph/ is generated from schema.graphqls and gqlgen.yml; never edit it.
+# So is bench/baregql/graph/, the benchmark's bare gqlgen server, from the
+# schema and gqlgen.yml beside it (gqlgen reads the gqlgen.yml of the
+# directory it runs in).
 .PHONY: generate
 generate:
 	go tool gqlgen generate
+	cd bench/baregql && go tool gqlgen generate
 
-# Fails when graph/ is not what gqlgen generates from the schema.
+# Fails when graph/ or bench/baregql/graph/ is not what gqlgen generates
+# from its schema.
 .PHONY: check-generated
 check-generated:
 	go tool gqlgen generate
 	@git diff --exit-code --stat -- graph/ || { echo "graph/ is out of date: run make generate and commit"; exit 1; }
 	@test -z "$$(git status --porcelain -- graph/)" || { git status --porcelain -- graph/; echo "graph/ has untracked generated files: run make generate and commit"; exit 1; }
+	cd bench/baregql && go tool gqlgen generate
+	@git diff --exit-code --stat -- bench/baregql/graph/ || { echo "bench/baregql/graph/ is out of date: run make generate and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- bench/baregql/graph/)" || { git status --porcelain -- bench/baregql/graph/; echo "bench/baregql/graph/ has untracked generated files: run make generate and commit"; exit 1; }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -50,4 +52,32 @@ func markCPU() cpuMark {
 	m.steal = time.Duration(steal) * clockTick
 	m.known = true
 	return m
+}
+
+// procCPU is the processor time a process has used, user and system, from
+// /proc/<pid>/stat; ok is false where there is no such file.
+func procCPU(pid int) (time.Duration, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	// The command name, in parentheses, may hold spaces; the fields after
+	// it start with the state (field 3), so utime and stime (fields 14
+	// and 15) are the 12th and 13th.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	fields := strings.Fields(string(b[i+1:]))
+	if len(fields) < 13 {
+		return 0, false
+	}
+	var utime, stime int64
+	if _, err := fmt.Sscan(fields[11], &utime); err != nil {
+		return 0, false
+	}
+	if _, err := fmt.Sscan(fields[12], &stime); err != nil {
+		return 0, false
+	}
+	return time.Duration(utime+stime) * clockTick, true
 }

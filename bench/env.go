@@ -24,6 +24,7 @@ import (
 	"meridian/adapters/masterdata"
 	"meridian/adapters/orderstore"
 	"meridian/adapters/profile"
+	"meridian/bench/baregql"
 	"meridian/internal/audit"
 	"meridian/internal/auth"
 	"meridian/internal/cache"
@@ -288,6 +289,10 @@ type variant struct {
 	// ResponseCache puts the whole-response cache in front of execution,
 	// as server.go does (in-process only: no Redis here).
 	ResponseCache bool
+	// ChildEnv is added to the environment of the child process that
+	// serves the variant in measurements taken out of process (GOGC,
+	// GOMEMLIMIT and the like); in-process measurements ignore it.
+	ChildEnv map[string]string `json:",omitempty"`
 }
 
 // gatewayServer is the real gateway handler served by net/http on a loopback
@@ -301,10 +306,30 @@ type gatewayServer struct {
 	responses *respcache.Cache // nil unless the variant caches responses
 }
 
+// originURLs are the addresses of the simulated global side a gateway
+// talks to.
+type originURLs struct {
+	// Masterdata is the base URL of the master-data API.
+	Masterdata string
+	// Issuer is the identity provider's issuer URL.
+	Issuer string
+}
+
+// urls returns the simulator's addresses.
+func (o *origin) urls() originURLs {
+	return originURLs{Masterdata: o.srv.OriginURL(globalsim.OriginMasterdata), Issuer: o.srv.URL() + globalsim.IdPPath}
+}
+
 // startGateway builds the gateway as server.go does — configuration over
 // the defaults, the master-data guard over an in-process cache, per-request
 // loaders, gateway.New — with o as the global side.
 func startGateway(ctx context.Context, m *mirror, o *origin, v variant) (*gatewayServer, error) {
+	return startGatewayAt(ctx, m, o.urls(), v)
+}
+
+// startGatewayAt is startGateway for a global side known by its addresses
+// only, as in a child process whose simulator runs in the parent.
+func startGatewayAt(ctx context.Context, m *mirror, o originURLs, v variant) (*gatewayServer, error) {
 	// The configuration is the defaults plus the variant's overrides, read
 	// as the server reads its environment. The origin URLs stay unset (the
 	// defaults' demo mode, as in the gateway's own tests): the simulator's
@@ -321,7 +346,7 @@ func startGateway(ctx context.Context, m *mirror, o *origin, v variant) (*gatewa
 	// CPU cost is part of serving a request, a terminal's speed is not.
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	met := metrics.New()
-	mdHTTP, err := originhttp.New(originhttp.Config{Origin: "masterdata", BaseURL: o.srv.OriginURL(globalsim.OriginMasterdata)})
+	mdHTTP, err := originhttp.New(originhttp.Config{Origin: "masterdata", BaseURL: o.Masterdata})
 	if err != nil {
 		return nil, err
 	}
@@ -359,7 +384,7 @@ func startGateway(ctx context.Context, m *mirror, o *origin, v variant) (*gatewa
 	if err != nil {
 		return nil, err
 	}
-	verifier, err := auth.NewVerifier(ctx, auth.VerifierConfig{Issuer: o.srv.URL() + globalsim.IdPPath, Audience: cfg.OIDC.Audience})
+	verifier, err := auth.NewVerifier(ctx, auth.VerifierConfig{Issuer: o.Issuer, Audience: cfg.OIDC.Audience})
 	if err != nil {
 		return nil, err
 	}
@@ -538,29 +563,20 @@ func (c counters) add(o counters) counters {
 	return c
 }
 
-// staticServer answers every request with the same bytes: the ceiling of
-// what any handler can do over the same client, loopback and HTTP stack.
-type staticServer struct {
+// plainServer is one handler served by net/http on a loopback port, as
+// the static ceiling and the bare gqlgen server are.
+type plainServer struct {
 	URL    string
 	srv    *http.Server
 	served chan error
 }
 
-func startStatic(body []byte, contentType string) (*staticServer, error) {
+func startPlain(h http.Handler) (*plainServer, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	length := strconv.Itoa(len(body))
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Read the request like the gateway does, so both keep the
-		// connection reusable and pay for the same bytes in.
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", contentType)
-		w.Header().Set("Content-Length", length)
-		_, _ = w.Write(body)
-	})
-	s := &staticServer{
+	s := &plainServer{
 		URL:    "http://" + ln.Addr().String(),
 		srv:    &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute},
 		served: make(chan error, 1),
@@ -569,13 +585,47 @@ func startStatic(body []byte, contentType string) (*staticServer, error) {
 	return s, nil
 }
 
-func (s *staticServer) Close() {
+func (s *plainServer) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := s.srv.Shutdown(ctx); err != nil {
 		s.srv.Close()
 	}
 	if err := <-s.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		slog.Warn("static server", "err", err)
+		slog.Warn("benchmark server", "err", err)
 	}
+}
+
+// staticHandler answers every request with the same bytes: the ceiling of
+// what any handler can do over the same client, loopback and HTTP stack.
+func staticHandler(body []byte, contentType string) http.Handler {
+	length := strconv.Itoa(len(body))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Read the request like the gateway does, so both keep the
+		// connection reusable and pay for the same bytes in.
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", contentType)
+		w.Header().Set("Content-Length", length)
+		_, _ = w.Write(body)
+	})
+}
+
+func startStatic(body []byte, contentType string) (*plainServer, error) {
+	return startPlain(staticHandler(body, contentType))
+}
+
+// bareHandler is the bare gqlgen server (bench/baregql) over the catalog
+// seed at /graphql, with a /healthz that opens connections before a
+// measurement as the gateway's does.
+func bareHandler(catalogSeed []byte) (http.Handler, error) {
+	gql, err := baregql.NewHandler(catalogSeed)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", gql)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	})
+	return mux, nil
 }

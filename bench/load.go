@@ -179,8 +179,9 @@ func check(body []byte) (o outcome, degraded bool, code string) {
 // closedLoop runs workers that each send the page, wait for the answer and
 // send again, until d has passed or maxRequests have been sent, whichever
 // comes first. Requests in flight at the deadline are waited for (each is
-// bounded by requestTimeout) and counted.
-func closedLoop(ctx context.Context, c *http.Client, t target, workers int, d time.Duration, maxRequests int) collected {
+// bounded by requestTimeout) and counted. Worker i sends through
+// clients[i % len(clients)]: one client shared by all, or one each.
+func closedLoop(ctx context.Context, clients []*http.Client, t target, workers int, d time.Duration, maxRequests int) collected {
 	var (
 		sent     atomic.Int64
 		mu       sync.Mutex
@@ -190,7 +191,8 @@ func closedLoop(ctx context.Context, c *http.Client, t target, workers int, d ti
 		start    = time.Now()
 		deadline = start.Add(d)
 	)
-	for range workers {
+	for i := range workers {
+		c := clients[i%len(clients)]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -4,13 +4,29 @@
 //	go run ./bench                                  # every scenario
 //	go run ./bench -scenario stampede -stampede 1000
 //	go run ./bench -duration 30s -concurrency 16 -out run.md
+//	go run ./bench -scenario responsecache -rss-connections 1000
 //
-// Everything runs in this one process over loopback TCP: the simulator
-// (internal/globalsim) serves master data at the given latency, the real
-// gateway handler (gateway.New over a seeded SQLite mirror, the master-data
-// guard over an in-process cache, per-request loaders) is served by
-// net/http, and a keep-alive HTTP load generator with bounded concurrency
-// drives it. Every configuration gets a fresh simulator and gateway.
+// Everything runs in this one process over loopback TCP unless said
+// otherwise: the simulator (internal/globalsim) serves master data at the
+// given latency, the real gateway handler (gateway.New over a seeded SQLite
+// mirror, the master-data guard over an in-process cache, per-request
+// loaders) is served by net/http, and a keep-alive HTTP load generator
+// with bounded concurrency drives it. Every configuration gets a fresh
+// simulator and gateway. The responsecache scenario's in-process tables run
+// the process at Meridian's GOGC (internal/gctune's default, as the
+// meridian binary sets it) for every row, the static ceiling's included.
+//
+// Where servers with different collector settings meet (the gateway and
+// the bare gqlgen server), and where memory is measured, each server runs
+// alone in a child process (the responsecache scenario's later tables, and
+// the gc scenario): the program
+// starts itself again (the MERIDIAN_BENCH_SERVE environment variable tells
+// it what to serve), so that the resident memory read from /proc is the
+// server's own and each server has its own collector settings (the
+// gateway those of the meridian binary; the bare gqlgen server and the
+// static ceiling Go's defaults). The simulator and the load generator stay
+// in the parent; the child inherits the parent's environment, so GOGC or
+// GOMEMLIMIT set for the run apply to it too.
 //
 // Scenarios:
 //
@@ -18,14 +34,23 @@
 //	           warm, and with LIVE inventory
 //	blackhole  the LIVE page while master data holds every request unanswered
 //	stampede   many simultaneous requests for one key whose copy has expired
-//	responsecache  the warm catalog page from the whole-response cache, at 8 and 64 connections
+//	responsecache  the warm catalog page from the whole-response cache,
+//	           executed and from the static ceiling at -connections (8
+//	           and 64); then those and a bare gqlgen server, each in its
+//	           own process, at -connections and -rss-connections (1,000)
+//	gc         the executed page at GOGC 100, 200, 400 and 800, at 64 and
+//	           -rss-connections connections
 //
 // Each is measured for Meridian as configured by internal/config's
 // defaults, for a naive gateway (loaders.Config.Naive: one origin call per
 // field, no deadline budget, breaker or copies), and for a static ceiling:
 // a plain net/http handler replaying the bytes Meridian answered, over the
 // same client and loopback. The catalog scenario also runs Meridian with
-// the dataloader's default wait of 16ms next to Meridian's 1ms.
+// the dataloader's default wait of 16ms next to Meridian's 1ms. The
+// responsecache scenario compares Meridian with and without its response
+// cache, a bare gqlgen server of the catalog schema's shape answering from
+// memory (bench/baregql: gqlgen's execution and nothing else) and the
+// static ceiling.
 //
 // Reported per configuration: requests, requests per second (closed
 // loops), exact p50/p95/p99/max latency of every request, the inventory
@@ -33,8 +58,11 @@
 // before and after) and the SKUs each asked for, failures (no response,
 // non-200, GraphQL errors), responses listing extensions.degraded, the
 // guard's counters from the gateway's /metrics, and the processor time used
-// by this process and by every other one while the requests ran: figures
-// from a shared machine mean little without it.
+// by this process (and a child serving the measurement) and by every other
+// one while the requests ran: figures from a shared machine mean little
+// without it. Servers in a child process also report their resident
+// memory: idle before the connections open, the highest sampled under
+// load, and the peak of the process (VmHWM); "n/a" outside Linux.
 package main
 
 import (
@@ -48,6 +76,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -58,10 +87,11 @@ const (
 	scenarioBlackhole = "blackhole"
 	scenarioStampede  = "stampede"
 	scenarioResponses = "responsecache"
+	scenarioGC        = "gc"
 )
 
 func allScenarios() []string {
-	return []string{scenarioCatalog, scenarioBlackhole, scenarioStampede, scenarioResponses}
+	return []string{scenarioCatalog, scenarioBlackhole, scenarioStampede, scenarioResponses, scenarioGC}
 }
 
 // options is one run's settings; flags set them.
@@ -90,6 +120,14 @@ type options struct {
 	// MaxRequests bounds the requests of one measurement, whatever its
 	// duration.
 	MaxRequests int
+	// RSSConnections is the largest number of client connections (and
+	// requests in flight) of the responsecache and gc scenarios, whose
+	// servers run in child processes and report their memory.
+	RSSConnections int
+	// Connections are the client connection counts at which the
+	// responsecache scenario measures before RSSConnections; the gc
+	// scenario measures at the last of them and at RSSConnections.
+	Connections []int
 	// Testdata is the directory of the seeds: catalog.json (the mirror and
 	// master data) and identities.json (the identity provider).
 	Testdata string
@@ -111,8 +149,11 @@ func (o options) validate() error {
 	if o.Latency < 0 || o.Jitter < 0 {
 		errs = append(errs, errors.New("-latency and -jitter must not be negative"))
 	}
-	if o.Concurrency < 1 || o.ColdRounds < 1 || o.Stampede < 1 || o.MaxRequests < 1 {
-		errs = append(errs, errors.New("-concurrency, -cold-rounds, -stampede and -max-requests must be at least 1"))
+	if len(o.Connections) == 0 || slices.Min(o.Connections) < 1 {
+		errs = append(errs, errors.New("-connections must list counts of at least 1"))
+	}
+	if o.Concurrency < 1 || o.ColdRounds < 1 || o.Stampede < 1 || o.MaxRequests < 1 || o.RSSConnections < 1 {
+		errs = append(errs, errors.New("-concurrency, -cold-rounds, -stampede, -max-requests and -rss-connections must be at least 1"))
 	}
 	// The gateway refuses a deadline budget (300ms) not shorter than its
 	// execution timeout.
@@ -123,6 +164,14 @@ func (o options) validate() error {
 }
 
 func main() {
+	if spec, ok := os.LookupEnv(serveEnv); ok {
+		// Started by a measurement to serve one configuration.
+		if err := serveChild(spec, os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: child:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	opts, files, err := parseFlags(os.Args[1:])
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -183,6 +232,8 @@ func parseFlags(args []string) (options, outputs, error) {
 	fs.DurationVar(&o.StampedeMaxAge, "stampede-max-age", time.Second, "INVENTORY_MAX_AGE and INVENTORY_STALE_WHILE_REVALIDATE of the stampede's gateways")
 	fs.DurationVar(&o.BlackholeTimeout, "blackhole-timeout", 5*time.Second, "EXECUTION_TIMEOUT of the blackhole scenario's gateways")
 	fs.IntVar(&o.MaxRequests, "max-requests", 1_000_000, "most requests of one measurement")
+	fs.IntVar(&o.RSSConnections, "rss-connections", 1000, "the largest number of client connections of the responsecache and gc scenarios")
+	connections := fs.String("connections", "8,64", "comma-separated smaller numbers of client connections of the responsecache scenario (the gc scenario uses the last)")
 	fs.StringVar(&o.Testdata, "testdata", "", "directory of catalog.json and identities.json (default: testdata in this or a parent directory)")
 	var files outputs
 	fs.StringVar(&files.out, "out", "", "also write the Markdown report to this file")
@@ -192,6 +243,13 @@ func parseFlags(args []string) (options, outputs, error) {
 	}
 	if fs.NArg() > 0 {
 		return o, files, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	for _, c := range strings.Split(*connections, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(c))
+		if err != nil {
+			return o, files, fmt.Errorf("-connections: %q is not a number", c)
+		}
+		o.Connections = append(o.Connections, n)
 	}
 	if *scenarios == "all" {
 		o.Scenarios = allScenarios()
@@ -240,6 +298,7 @@ func run(ctx context.Context, opts options, progress io.Writer) (*report, error)
 		scenarioBlackhole: r.blackhole,
 		scenarioStampede:  r.stampede,
 		scenarioResponses: r.responseCache,
+		scenarioGC:        r.gcSettings,
 	}
 	for _, name := range opts.Scenarios {
 		r.note("scenario %s", name)

@@ -150,9 +150,13 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "- 1-minute load average: %.2f at the start, %.2f at most during the run, %.2f at the end (the run itself keeps the cores busy)\n",
 			r.Load.Before, r.Load.Max, r.Load.After)
 	}
-	fmt.Fprintf(&b, "- origin latency %s ± %s; steady measurements: %d connections for %s after a %s warm-up; cold: %d rounds of %d; stampede: %d requests\n",
+	fmt.Fprintf(&b, "- origin latency %s ± %s; steady measurements: %d connections for %s after a %s warm-up; cold: %d rounds of %d; stampede: %d requests",
 		o.Latency, o.Jitter, o.Concurrency, o.Duration, o.Warmup, o.ColdRounds, o.Concurrency, o.Stampede)
-	b.WriteString("- latency is per request, from sending it to the last byte of the answer, failures included; percentiles are exact (nearest rank); origin calls are the `POST /masterdata/v1/inventory:batchGet` requests the simulator received; errors are transport / non-200 / GraphQL `errors`; cores are the average processor use while the requests ran, of this run's one process (gateway, simulator and load generator together) and of every other process on the machine\n")
+	if slices.Contains(o.Scenarios, scenarioResponses) || slices.Contains(o.Scenarios, scenarioGC) {
+		fmt.Fprintf(&b, "; responsecache and gc: %v and %d connections, each server in a child process", o.Connections, o.RSSConnections)
+	}
+	b.WriteString("\n")
+	b.WriteString("- latency is per request, from sending it to the last byte of the answer, failures included; percentiles are exact (nearest rank); origin calls are the `POST /masterdata/v1/inventory:batchGet` requests the simulator received; errors are transport / non-200 / GraphQL `errors`; cores are the average processor use while the requests ran, of this run's process (gateway, simulator and load generator together; plus the child serving the measurement, where there is one) and of every other process on the machine; RSS is resident memory in MiB (1 MiB = 1,048,576 bytes)\n")
 
 	for _, s := range r.Sections {
 		fmt.Fprintf(&b, "\n## %s\n\n%s", s.Title, s.About)
@@ -160,14 +164,25 @@ func (r *report) markdown() string {
 			fmt.Fprintf(&b, " The static ceiling replays Meridian's answer (%d bytes).", s.ResponseBytes)
 		}
 		b.WriteString("\n\n")
-		if s.Kind == steadyKind {
+		switch s.Kind {
+		case steadyKind:
 			b.WriteString("| configuration | requests | req/s | p50 | p95 | p99 | max | origin calls | calls/request | errors | degraded | cores: run / others |\n")
 			b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-		} else {
+		case burstKind:
 			b.WriteString("| configuration | requests | p50 | p95 | p99 | max | last answer after | origin calls | calls/request | errors | degraded | cores: run / others |\n")
 			b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+		case memoryKind:
+			b.WriteString("| configuration | requests | req/s | p50 | p95 | p99 | max | origin calls | errors | RSS idle | RSS under load (max) | VmHWM (peak) | cores: run / others |\n")
+			b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 		}
 		for _, row := range s.Rows {
+			if s.Kind == memoryKind {
+				fmt.Fprintf(&b, "| %s | %d | %.1f | %s | %s | %s | %s | %s | %d / %d / %d | %s | %s | %s | %s |\n",
+					row.Config, row.Requests, row.PerSecond, ms(row.P50), ms(row.P95), ms(row.P99), ms(row.Max),
+					calls(row.OriginCalls), row.Transport, row.Status, row.GraphQL,
+					row.Memory.mib(row.Memory.Idle), row.Memory.mib(row.Memory.Max), row.Memory.mib(row.Memory.Peak), cores(row.CPU))
+				continue
+			}
 			rate := fmt.Sprintf("%.1f", row.PerSecond)
 			if s.Kind == burstKind {
 				rate = ms(row.Elapsed)
@@ -186,6 +201,9 @@ func (r *report) markdown() string {
 		var notes []string
 		for _, row := range s.Rows {
 			var parts []string
+			if row.AnswerBytes > 0 {
+				parts = append(parts, fmt.Sprintf("answers %d bytes", row.AnswerBytes))
+			}
 			if row.Batches != nil {
 				parts = append(parts, row.Batches.String())
 			}
@@ -298,6 +316,15 @@ func codes(c map[string]int) string {
 		parts[i] = fmt.Sprintf("%s ×%d", k, c[k])
 	}
 	return strings.Join(parts, ", ")
+}
+
+// mib renders a size in bytes of m in MiB, "n/a" when m is unknown (no
+// /proc to read).
+func (m *memory) mib(bytes int64) string {
+	if m == nil || !m.Known {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(bytes)/(1<<20))
 }
 
 // cores renders a window's processor use as "run / others".

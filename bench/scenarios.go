@@ -6,7 +6,17 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
+
+	"meridian/internal/gctune"
 )
 
 // The pages the scenarios request. Operation names label the gateway's own
@@ -37,10 +47,24 @@ var (
 	// cached is Meridian with the whole-response cache in front of
 	// execution; Meridian's other rows execute every request.
 	cached = variant{Name: "Meridian, response cache", ResponseCache: true}
+	// executed is Meridian as configured, labelled for the response
+	// cache's comparison.
+	executed = variant{Name: "Meridian, executed (cache off)"}
 )
 
-// staticName labels the static ceiling's rows.
-const staticName = "static ceiling"
+// Rows of servers that are not the gateway.
+const (
+	// staticName labels the static ceiling's rows.
+	staticName = "static ceiling"
+	// bareName labels the rows of the bare gqlgen server (bench/baregql):
+	// the same page of the same schema's shape, every answer built in
+	// memory at start-up.
+	bareName = "bare gqlgen (from memory)"
+)
+
+// bareTunedName labels the bare gqlgen server run at Meridian's default
+// GOGC.
+var bareTunedName = fmt.Sprintf("%s, GOGC=%d", bareName, gctune.DefaultGCPercent)
 
 // with returns v with extra configuration variables.
 func (v variant) with(env map[string]string) variant {
@@ -59,6 +83,7 @@ type kind uint8
 const (
 	steadyKind kind = iota // closed loop of Concurrency workers for Duration
 	burstKind              // simultaneous requests released at once
+	memoryKind             // closed loop of RSSConnections workers against a child process, with its memory
 )
 
 // measurement is one configuration's figures in one scenario.
@@ -77,6 +102,12 @@ type measurement struct {
 	// Batches is how many SKUs the inventory calls asked for (gateways
 	// only).
 	Batches *batchSizes
+	// Memory is the server's resident memory (servers in a child process
+	// only).
+	Memory *memory
+	// AnswerBytes is the size of the server's answer, for servers whose
+	// answer is not Meridian's (the bare gqlgen server).
+	AnswerBytes int
 }
 
 // CallsPerRequest is OriginCalls over Requests, or -1 when not applicable.
@@ -248,7 +279,7 @@ func (r *runner) steady(ctx context.Context, title string, v variant, body []byt
 
 	// The warm-up opens the client and origin connections and fills the
 	// copies; its figures are not reported.
-	closedLoop(ctx, client, t, r.opts.Concurrency, r.opts.Warmup, r.opts.MaxRequests)
+	closedLoop(ctx, []*http.Client{client}, t, r.opts.Concurrency, r.opts.Warmup, r.opts.MaxRequests)
 	g.settle()
 	if afterWarmup != nil {
 		if err := afterWarmup(ctx, o); err != nil {
@@ -259,7 +290,7 @@ func (r *runner) steady(ctx context.Context, title string, v variant, body []byt
 	if err != nil {
 		return measurement{}, response{}, err
 	}
-	c := closedLoop(ctx, client, t, r.opts.Concurrency, r.opts.Duration, r.opts.MaxRequests)
+	c := closedLoop(ctx, []*http.Client{client}, t, r.opts.Concurrency, r.opts.Duration, r.opts.MaxRequests)
 	g.settle()
 	after, err := r.snapshot(ctx, o, g)
 	if err != nil {
@@ -385,14 +416,22 @@ func (r *runner) staticSteady(ctx context.Context, title string, resp response, 
 		return measurement{}, err
 	}
 	defer s.Close()
+	m, _ := r.plainSteady(ctx, title, staticName, s.URL, body)
+	return m, nil
+}
+
+// plainSteady warms up and measures a closed loop of Concurrency workers
+// against a server without an origin at url.
+func (r *runner) plainSteady(ctx context.Context, title, name, url string, body []byte) (measurement, response) {
 	client := newLoadClient(r.opts.Concurrency)
 	defer client.CloseIdleConnections()
-	t := target{URL: s.URL + "/graphql", Body: body}
-	closedLoop(ctx, client, t, r.opts.Concurrency, r.opts.Warmup, r.opts.MaxRequests)
-	c := closedLoop(ctx, client, t, r.opts.Concurrency, r.opts.Duration, r.opts.MaxRequests)
-	m := measurement{Config: staticName, summary: summarize(c), OriginCalls: -1}
+	clients := []*http.Client{client}
+	t := target{URL: url + "/graphql", Body: body}
+	closedLoop(ctx, clients, t, r.opts.Concurrency, r.opts.Warmup, r.opts.MaxRequests)
+	c := closedLoop(ctx, clients, t, r.opts.Concurrency, r.opts.Duration, r.opts.MaxRequests)
+	m := measurement{Config: name, summary: summarize(c), OriginCalls: -1}
 	r.logRow(title, m)
-	return m, nil
+	return m, c.first
 }
 
 // staticBurst replays resp from the static server in rounds of n
@@ -453,25 +492,290 @@ func breakerState(g *gatewayServer) string {
 }
 
 // responseCache measures the warm anonymous catalog page answered from the
-// whole-response cache, beside the same page executed every time and the
-// static ceiling, at 8 and at 64 client connections.
+// whole-response cache. First in this process at the Connections counts,
+// beside the same page executed and the static ceiling, all at Meridian's
+// GOGC (the load generator shares the process, so one setting keeps the
+// ceiling comparable): the lightest harness, for latency. Then at the
+// Connections counts and RSSConnections with each server alone in a child
+// process at its own collector settings, where the executed page meets the
+// bare gqlgen server on equal terms and every server's memory is read.
 func (r *runner) responseCache(ctx context.Context) ([]section, error) {
 	saved := r.opts.Concurrency
 	defer func() { r.opts.Concurrency = saved }()
+	const about = "The warm anonymous 50-product page (CACHED inventory). The cache's entry lives for the page's smallest maxAge (inventory, 10s) and is then served stale for up to 10s while one refresh runs. "
 	var sections []section
-	for _, c := range []int{8, 64} {
-		r.opts.Concurrency = c
-		executed := meridian
-		executed.Name = "Meridian, executed (cache off)"
-		s, err := r.steadySection(ctx, section{
-			Title: fmt.Sprintf("Catalog page from the response cache, %d connections", c),
-			About: "The warm anonymous 50-product page (CACHED inventory). The cache's entry lives for the page's smallest maxAge (inventory, 10s) and is then served stale for up to 10s while one refresh runs.",
+	for _, n := range r.opts.Connections {
+		r.opts.Concurrency = n
+		s := section{
+			Title: fmt.Sprintf("Catalog page from the response cache, %s connections", thousands(n)),
+			About: about + fmt.Sprintf("Every server runs in the benchmark's process, as in the other tables, with the process at GOGC %d (Meridian's default, internal/gctune) for every row.", gctune.DefaultGCPercent),
 			Kind:  steadyKind,
-		}, []variant{cached, executed}, cachedPage, nil)
+		}
+		err := atGOGC(gctune.DefaultGCPercent, func() error {
+			var replay response
+			for i, v := range []variant{cached, executed} {
+				m, resp, err := r.steady(ctx, s.Title, v, cachedPage, nil)
+				if err != nil {
+					return err
+				}
+				s.Rows = append(s.Rows, m)
+				if i == 0 {
+					replay = resp
+				}
+			}
+			m, err := r.staticSteady(ctx, s.Title, replay, cachedPage)
+			if err != nil {
+				return err
+			}
+			s.Rows, s.ResponseBytes = append(s.Rows, m), len(replay.body)
+			return nil
+		})
 		if err != nil {
 			return nil, err
 		}
 		sections = append(sections, s)
 	}
+
+	dir, catalogPath, err := r.childFiles()
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	rows := []childRow{
+		{Name: cached.Name, Spec: childSpec{Server: childMeridian, Variant: cached}},
+		{Name: executed.Name, Spec: childSpec{Server: childMeridian, Variant: executed}},
+		{Name: bareName, Spec: childSpec{Server: childBare}},
+		{Name: bareTunedName, Spec: childSpec{Server: childBare}, Env: map[string]string{"GOGC": strconv.Itoa(gctune.DefaultGCPercent)}},
+		{Name: staticName, Spec: childSpec{Server: childStatic}},
+	}
+	for _, n := range append(slices.Clone(r.opts.Connections), r.opts.RSSConnections) {
+		s := section{
+			Title: fmt.Sprintf("Catalog page, each server in its own process, %s connections", thousands(n)),
+			About: about + "The bare gqlgen server (bench/baregql) has the catalog schema's shape and answers the same query from answers built in memory at start-up: what execution costs in gqlgen alone; it runs at Go's default GOGC 100, as a gqlgen server does unless told otherwise, and again at Meridian's default. " +
+				childAbout(n),
+			Kind: memoryKind,
+		}
+		if err := r.childRows(ctx, &s, rows, n, catalogPath, dir); err != nil {
+			return nil, err
+		}
+		sections = append(sections, s)
+	}
 	return sections, nil
+}
+
+// atGOGC runs f with the collector at gogc (unless GOGC is set for the
+// run, which then applies to every row alike), and collects before it so
+// that no row pays for its predecessor's garbage.
+func atGOGC(gogc int, f func() error) error {
+	if os.Getenv("GOGC") != "" {
+		runtime.GC()
+		return f()
+	}
+	old := debug.SetGCPercent(gogc)
+	defer debug.SetGCPercent(old)
+	runtime.GC()
+	return f()
+}
+
+// gcSettings measures the executed catalog page under several GOGC
+// settings, at 64 and at RSSConnections connections: the measurement behind
+// the gateway's default (internal/gctune).
+func (r *runner) gcSettings(ctx context.Context) ([]section, error) {
+	dir, catalogPath, err := r.childFiles()
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	var rows []childRow
+	for _, gogc := range []int{100, 200, gctune.DefaultGCPercent, 800} {
+		row := childRow{Name: fmt.Sprintf("Meridian, executed, GOGC=%d", gogc), Spec: childSpec{Server: childMeridian, Variant: executed}}
+		if gogc == gctune.DefaultGCPercent {
+			row.Name += " (default)"
+		} else {
+			row.Env = map[string]string{"GOGC": strconv.Itoa(gogc)}
+		}
+		rows = append(rows, row)
+	}
+	var sections []section
+	for _, n := range []int{r.opts.Connections[len(r.opts.Connections)-1], r.opts.RSSConnections} {
+		s := section{
+			Title: fmt.Sprintf("Garbage collector settings, %s connections", thousands(n)),
+			About: "The warm anonymous 50-product page executed on every request (response cache off) with the collector at several GOGC settings and no GOMEMLIMIT. " + childAbout(n),
+			Kind:  memoryKind,
+		}
+		if err := r.childRows(ctx, &s, rows, n, catalogPath, dir); err != nil {
+			return nil, err
+		}
+		sections = append(sections, s)
+	}
+	return sections, nil
+}
+
+// childFiles makes a temporary directory for child processes' files and
+// writes the catalog seed into it; the caller removes the directory.
+func (r *runner) childFiles() (dir, catalogPath string, err error) {
+	if dir, err = os.MkdirTemp("", "meridian-bench-child-"); err != nil {
+		return "", "", err
+	}
+	catalogPath = filepath.Join(dir, "catalog.json")
+	if err := os.WriteFile(catalogPath, r.seed.catalog, 0o600); err != nil {
+		os.RemoveAll(dir)
+		return "", "", err
+	}
+	return dir, catalogPath, nil
+}
+
+// childAbout says how the rows of a child-process table were measured.
+func childAbout(n int) string {
+	return fmt.Sprintf("Each server runs alone in a child process (this program started again; the gateway with the collector settings of the meridian binary) with its environment, the simulator and the load generator staying in this process. "+
+		"The child warms up on one connection (RSS idle is read then), %s keep-alive connections open a few dozen at a time, a warm-up runs on all of them, and the measurement follows with one worker per connection in a closed loop. "+
+		"RSS under load is the highest VmRSS read every %s during the measurement; VmHWM is the kernel's record of the child's peak, read at the end (it is kept lazily and can read below a sampled VmRSS). "+
+		"The child's processor time is counted as this run's.", thousands(n), rssEvery)
+}
+
+// childRow is one configuration of a child-process table.
+type childRow struct {
+	Name string
+	// Spec is what the child serves; childRows fills in the files.
+	Spec childSpec
+	// Env is added to the child's environment.
+	Env map[string]string
+}
+
+// childRows measures rows in turn, each in a fresh child process, with n
+// connections, appending them to s. The static ceiling replays the first
+// gateway row's answer, written to a file in dir.
+func (r *runner) childRows(ctx context.Context, s *section, rows []childRow, n int, catalogPath, dir string) error {
+	var replay response
+	for _, row := range rows {
+		spec := row.Spec
+		spec.Catalog = catalogPath
+		if spec.Server == childStatic {
+			if replay.body == nil {
+				return fmt.Errorf("%s: no gateway answer to replay", s.Title)
+			}
+			spec.Replay = filepath.Join(dir, "replay")
+			if err := os.WriteFile(spec.Replay, replay.body, 0o600); err != nil {
+				return err
+			}
+			spec.ContentType = replay.contentType
+			s.ResponseBytes = len(replay.body)
+		}
+		env := maps.Clone(row.Env)
+		if env == nil {
+			env = map[string]string{}
+		}
+		maps.Copy(env, spec.Variant.ChildEnv)
+		m, resp, err := r.childSteady(ctx, s.Title, row.Name, spec, env, n)
+		if err != nil {
+			return err
+		}
+		if spec.Server == childBare {
+			m.AnswerBytes = len(resp.body)
+		}
+		if spec.Server == childMeridian && replay.body == nil {
+			replay = resp
+		}
+		s.Rows = append(s.Rows, m)
+	}
+	return nil
+}
+
+// rssEvery is how often a child's VmRSS is read during a measurement.
+const rssEvery = 100 * time.Millisecond
+
+// childSteady starts a child process serving spec (with a fresh simulator
+// when it is a gateway), warms it up on one connection, reads its idle
+// RSS, opens n connections, warms up on all of them and measures a closed
+// loop of as many workers while sampling its RSS.
+func (r *runner) childSteady(ctx context.Context, title, name string, spec childSpec, childEnv map[string]string, n int) (measurement, response, error) {
+	var o *origin
+	if spec.Server == childMeridian {
+		var err error
+		if o, err = startOrigin(r.seed, r.opts.Latency, r.opts.Jitter); err != nil {
+			return measurement{}, response{}, err
+		}
+		defer o.Close()
+		spec.Origin = o.urls()
+	}
+	child, err := startChild(ctx, spec, childEnv)
+	if err != nil {
+		return measurement{}, response{}, fmt.Errorf("%s: %w", name, err)
+	}
+	m, resp, err := r.measureChild(ctx, name, child, o, n)
+	if closeErr := child.Close(); err == nil && closeErr != nil {
+		err = fmt.Errorf("%s: %w", name, closeErr)
+	}
+	if err != nil {
+		return measurement{}, response{}, err
+	}
+	r.logRow(title, m)
+	return m, resp, nil
+}
+
+func (r *runner) measureChild(ctx context.Context, name string, child *childServer, o *origin, n int) (measurement, response, error) {
+	clients := make([]*http.Client, n)
+	for i := range clients {
+		clients[i] = newLoadClient(1)
+	}
+	defer func() {
+		for _, c := range clients {
+			c.CloseIdleConnections()
+		}
+	}()
+	t := target{URL: child.URL + "/graphql", Body: cachedPage}
+	pid := child.Pid()
+
+	// Copies, caches and pools fill on one connection, as they would
+	// without the many.
+	closedLoop(ctx, clients[:1], t, 1, r.opts.Warmup, r.opts.MaxRequests)
+	mem := memory{}
+	mem.Idle, _, mem.Known = procMemory(pid)
+	if err := openConnections(ctx, clients, child.URL+"/healthz"); err != nil {
+		return measurement{}, response{}, fmt.Errorf("%s: %w", name, err)
+	}
+	closedLoop(ctx, clients, t, n, r.opts.Warmup, r.opts.MaxRequests)
+
+	var before requestLog
+	if o != nil {
+		var err error
+		if before, err = o.requests(ctx); err != nil {
+			return measurement{}, response{}, err
+		}
+	}
+	cpuBefore, cpuKnown := procCPU(pid)
+	sampler := sampleRSS(pid, rssEvery)
+	c := closedLoop(ctx, clients, t, n, r.opts.Duration, r.opts.MaxRequests)
+	underLoad := sampler.stop()
+	cpuAfter, cpuKnownAfter := procCPU(pid)
+	c.cpu = c.cpu.withChild(cpuAfter-cpuBefore, cpuKnown && cpuKnownAfter)
+	_, peak, peakKnown := procMemory(pid)
+	mem.Max, mem.Samples, mem.Peak = underLoad.Max, underLoad.Samples, peak
+	mem.Known = mem.Known && underLoad.Known && peakKnown
+
+	m := measurement{Config: name, summary: summarize(c), OriginCalls: -1, Memory: &mem}
+	if o != nil {
+		after, err := o.requests(ctx)
+		if err != nil {
+			return measurement{}, response{}, err
+		}
+		m.OriginCalls = after.inventoryCalls() - before.inventoryCalls()
+		b := after.batchSizes(before.Total)
+		m.Batches = &b
+	}
+	return m, c.first, nil
+}
+
+// thousands writes a count with a comma between thousands, as the
+// report's titles do (1,000).
+func thousands(n int) string {
+	digits := strconv.Itoa(n)
+	var b strings.Builder
+	for i, d := range digits {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(d)
+	}
+	return b.String()
 }
