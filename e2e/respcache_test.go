@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestResponseCache: an anonymous catalog page is executed once and then
@@ -70,5 +71,76 @@ func TestResponseCache(t *testing.T) {
 		if status, _ := post(`{ product(id: "prod-0001") { inventory(consistency: LIVE) { available } } }`); status == "HIT" {
 			t.Error("a LIVE inventory answer was served from the cache")
 		}
+	}
+}
+
+// TestPriceChangePurgesCachedPages: a product page and a search page that
+// lists the product are answered from the cache (their entries live for
+// 60 s); a price change at global reaches the gateway by webhook, and once
+// its sync has run both pages show the new price at once, executed anew:
+// the purge by tag, not the entries' age, explains it.
+func TestPriceChangePurgesCachedPages(t *testing.T) {
+	addr := freeAddr(t)
+	sim := startSim(t, "20ms", "5ms", "-webhook", "http://"+addr+"/hooks/changes", "-webhook-secret", webhookSecret)
+	g := startAt(t, addr, append(originEnv(sim), "SYNC_INTERVAL=1h")...)
+
+	const productPage = `{ product(id: "prod-0013", locale: "en-US") { id price { amount } } }`
+	const searchPage = `{ search(first: 20, locale: "en-US") { edges { node { id price { amount } } } } }`
+	// amount reads prod-0013's price from either page, and whether the
+	// gateway answered from the cache.
+	amount := func(q string) (string, string) {
+		t.Helper()
+		r := g.post(t, q, nil)
+		var d struct {
+			Product *struct{ Price struct{ Amount string } }
+			Search  *struct {
+				Edges []struct {
+					Node struct {
+						ID    string
+						Price struct{ Amount string }
+					}
+				}
+			}
+		}
+		if err := json.Unmarshal(mustJSON(t, r.Data), &d); err != nil || len(r.Errors) > 0 {
+			t.Fatalf("%s: %v %s", q, err, r.rawBody)
+		}
+		status := r.header.Get("X-Cache")
+		if d.Product != nil {
+			return d.Product.Price.Amount, status
+		}
+		for _, e := range d.Search.Edges {
+			if e.Node.ID == "prod-0013" {
+				return e.Node.Price.Amount, status
+			}
+		}
+		t.Fatalf("prod-0013 not on the search page: %s", r.rawBody)
+		return "", ""
+	}
+
+	var before string
+	for _, q := range []string{productPage, searchPage} {
+		amount(q)
+		got, status := amount(q)
+		if status != "HIT" {
+			t.Fatalf("second request of %s: X-Cache %q, want HIT", q, status)
+		}
+		before = got
+	}
+	if before == "" || before == "7.77" {
+		t.Fatalf("price before the change = %q", before)
+	}
+
+	admin(t, "PATCH", sim+"/admin/masterdata/products/SKC-1013", `{"price":"7.77"}`)
+	eventually(t, "the new price on the product page", 10*time.Second, func() bool {
+		got, _ := amount(productPage)
+		return got == "7.77"
+	})
+	// The same purge took the search page: its very next answer is new.
+	if got, status := amount(searchPage); got != "7.77" {
+		t.Fatalf("search page right after the product page changed: price %q (X-Cache %q), want 7.77", got, status)
+	}
+	if got, status := amount(searchPage); got != "7.77" || status != "HIT" {
+		t.Errorf("search page once more: price %q, X-Cache %q; want 7.77 from the new entry", got, status)
 	}
 }
