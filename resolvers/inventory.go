@@ -124,3 +124,14 @@ func selectedBelow(ctx context.Context, path []string) []graphql.CollectedField 
 	}
 	return fields
 }
+
+// selects reports whether the query selects field directly below the
+// current one (under any alias, fragments and directives applied).
+func selects(ctx context.Context, field string) bool {
+	for _, f := range selectedBelow(ctx, nil) {
+		if f.Name == field {
+			return true
+		}
+	}
+	return false
+}

@@ -175,6 +175,8 @@ func (r *queryResolver) Search(ctx context.Context, query *string, category *str
 		}
 		q.CategoryID = *category
 	}
+	// The count is a query of its own: made only when asked for.
+	q.SkipTotal = !selects(ctx, "totalCount")
 	page, err := r.catalog.Search(ctx, q)
 	if err != nil {
 		return nil, err

@@ -57,6 +57,9 @@ type SearchQuery struct {
 	CategoryID string // empty: every category
 	First      int    // page size, at least 1
 	AfterID    string // empty: from the start
+	// SkipTotal spares the count of all matches: SearchPage.TotalCount is
+	// then 0. For callers that do not show it.
+	SkipTotal bool
 }
 
 // SearchPage is one page of search results.

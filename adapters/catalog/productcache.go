@@ -61,24 +61,60 @@ func newRevision() int64 {
 // whose row tx cannot find (deleted in between, which one snapshot rules
 // out) is skipped.
 func (c *productCache) products(ctx context.Context, tx *db.Tx, refs []productRef) ([]Product, error) {
-	out := make([]Product, len(refs))
-	found := make([]bool, len(refs))
-	var missing []string
+	out, missing := c.lookup(refs)
+	if len(missing) == 0 {
+		return out, nil
+	}
+	loaded, err := c.load(ctx, tx, missing)
+	if err != nil {
+		return nil, err
+	}
+	return assemble(refs, out, loaded), nil
+}
+
+// productsAfter is products for refs read outside a transaction: the
+// products not cached at their revision are read in a read transaction of
+// their own (rows and texts from one snapshot). A product rewritten between
+// the two reads comes back as rewritten; one deleted in between is
+// skipped. A page whose products are all cached thus costs one statement.
+func (c *productCache) productsAfter(ctx context.Context, database *db.DB, refs []productRef) ([]Product, error) {
+	out, missing := c.lookup(refs)
+	if len(missing) == 0 {
+		return out, nil
+	}
+	var loaded map[string]cachedProduct
+	err := database.ReadTx(ctx, func(tx *db.Tx) error {
+		var err error
+		loaded, err = c.load(ctx, tx, missing)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return assemble(refs, out, loaded), nil
+}
+
+// lookup returns, in refs order, the cached products at their refs'
+// revisions (zero Products elsewhere) and the IDs of the rest.
+func (c *productCache) lookup(refs []productRef) (out []Product, missing []string) {
+	out = make([]Product, len(refs))
 	c.mu.RLock()
+	defer c.mu.RUnlock()
 	for i, ref := range refs {
 		if e, ok := c.entries[ref.id]; ok && e.revision == ref.revision {
-			out[i], found[i] = e.product, true
+			out[i] = e.product
 		} else {
 			missing = append(missing, ref.id)
 		}
 	}
-	c.mu.RUnlock()
-	if len(missing) == 0 {
-		return out, nil
-	}
+	return out, missing
+}
 
-	loaded := make(map[string]cachedProduct, len(missing))
-	for batch := range slices.Chunk(missing, maxIDsPerQuery) {
+// load reads the products ids name, rows and texts, from tx and caches
+// them.
+func (c *productCache) load(ctx context.Context, tx *db.Tx, ids []string) (map[string]cachedProduct, error) {
+	loaded := make(map[string]cachedProduct, len(ids))
+	for batch := range slices.Chunk(ids, maxIDsPerQuery) {
 		products, revisions, err := selectProducts(ctx, tx, "WHERE p.id IN ("+placeholders(len(batch))+")", anySlice(batch))
 		if err != nil {
 			return nil, err
@@ -91,11 +127,16 @@ func (c *productCache) products(ctx context.Context, tx *db.Tx, refs []productRe
 		}
 	}
 	c.put(loaded)
+	return loaded, nil
+}
 
+// assemble fills the gaps lookup left in out (zero IDs) from loaded,
+// dropping the products loaded no longer holds.
+func assemble(refs []productRef, out []Product, loaded map[string]cachedProduct) []Product {
 	kept := out[:0]
 	for i, ref := range refs {
 		switch {
-		case found[i]:
+		case out[i].ID != "":
 			kept = append(kept, out[i])
 		default:
 			if e, ok := loaded[ref.id]; ok {
@@ -103,7 +144,7 @@ func (c *productCache) products(ctx context.Context, tx *db.Tx, refs []productRe
 			}
 		}
 	}
-	return kept, nil
+	return kept
 }
 
 // put stores loaded, evicting arbitrary entries (Go's map order) when the
@@ -142,8 +183,8 @@ func (c *productCache) forget(ids []string) {
 
 // selectRefs runs SELECT id, revision with the given tail (WHERE, ORDER BY,
 // LIMIT) and returns the refs in row order.
-func selectRefs(ctx context.Context, tx *db.Tx, tail string, args []any) ([]productRef, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT p.id, p.revision FROM catalog_products p "+tail, args...)
+func selectRefs(ctx context.Context, q querier, tail string, args []any) ([]productRef, error) {
+	rows, err := q.QueryContext(ctx, "SELECT p.id, p.revision FROM catalog_products p "+tail, args...)
 	if err != nil {
 		return nil, fmt.Errorf("select product ids: %w", err)
 	}

@@ -56,6 +56,10 @@ func testReplicasSeeEachOthersWrites(t *testing.T, url string) {
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Fatalf("%s, read %d: Search differs from the database (-want +got):\n%s", step, round+1, diff)
 			}
+			uncounted := search(t, reader, catalog.SearchQuery{First: 100, SkipTotal: true})
+			if diff := cmp.Diff(want.Products, uncounted.Products); diff != "" {
+				t.Fatalf("%s, read %d: Search without a count differs from the database (-want +got):\n%s", step, round+1, diff)
+			}
 			byID, err := reader.ProductsByID(ctx, ids(want.Products))
 			if err != nil {
 				t.Fatal(err)

@@ -79,6 +79,22 @@ func (s *SQLStore) ProductsByID(ctx context.Context, ids []string) (map[string]P
 	if len(ids) == 0 {
 		return out, nil
 	}
+	if len(ids) <= maxIDsPerQuery {
+		// One batch: its refs are one statement, and the products
+		// behind them need a snapshot of their own only when some are
+		// not cached.
+		refs, err := selectRefs(ctx, s.db, "WHERE p.id IN ("+placeholders(len(ids))+")", anySlice(ids))
+		if err == nil {
+			var products []Product
+			if products, err = s.products.productsAfter(ctx, s.db, refs); err == nil {
+				for _, p := range products {
+					out[p.ID] = p
+				}
+				return out, nil
+			}
+		}
+		return nil, fmt.Errorf("catalog: products by id: %w", err)
+	}
 	err := s.db.ReadTx(ctx, func(tx *db.Tx) error {
 		for batch := range slices.Chunk(ids, maxIDsPerQuery) {
 			refs, err := selectRefs(ctx, tx, "WHERE p.id IN ("+placeholders(len(batch))+")", anySlice(batch))
@@ -109,7 +125,7 @@ func (s *SQLStore) ProductsByID(ctx context.Context, ids []string) (map[string]P
 // locale, also lowercased. Blank text does not filter. CategoryID matches
 // exactly. A First below 1 returns an error wrapping ErrInvalidQuery. The
 // count and the page are read in one transaction, so TotalCount agrees with
-// the page.
+// the page; with SkipTotal there is no count.
 //
 // Matching scans the lowercased names of every candidate product, which is
 // cheap at the mirror's size (thousands of products); a trigram index is
@@ -129,17 +145,35 @@ func (s *SQLStore) Search(ctx context.Context, q SearchQuery) (SearchPage, error
 		args = append(args, q.CategoryID)
 	}
 
+	pageFilters, pageArgs := filters, slices.Clone(args)
+	if q.AfterID != "" {
+		pageFilters = append(slices.Clone(filters), "p.id > ?")
+		pageArgs = append(pageArgs, q.AfterID)
+	}
+	// One row more than the page tells whether another page follows.
+	// int64 keeps First+1 from overflowing.
+	pageArgs = append(pageArgs, int64(q.First)+1)
+	pageTail := whereClause(pageFilters) + " ORDER BY p.id LIMIT ?"
+
 	var page SearchPage
-	err := s.db.ReadTx(ctx, func(tx *db.Tx) error {
-		pageFilters, pageArgs := filters, slices.Clone(args)
-		if q.AfterID != "" {
-			pageFilters = append(slices.Clone(filters), "p.id > ?")
-			pageArgs = append(pageArgs, q.AfterID)
+	if q.SkipTotal {
+		// Without a count, the page's refs are one statement and need
+		// no transaction.
+		refs, err := selectRefs(ctx, s.db, pageTail, pageArgs)
+		if err == nil {
+			if len(refs) > q.First {
+				page.HasNextPage = true
+				refs = refs[:q.First]
+			}
+			page.Products, err = s.products.productsAfter(ctx, s.db, refs)
 		}
-		// One row more than the page tells whether another page
-		// follows. int64 keeps First+1 from overflowing.
-		pageArgs = append(pageArgs, int64(q.First)+1)
-		refs, err := selectRefs(ctx, tx, whereClause(pageFilters)+" ORDER BY p.id LIMIT ?", pageArgs)
+		if err != nil {
+			return SearchPage{}, fmt.Errorf("catalog: search: %w", err)
+		}
+		return page, nil
+	}
+	err := s.db.ReadTx(ctx, func(tx *db.Tx) error {
+		refs, err := selectRefs(ctx, tx, pageTail, pageArgs)
 		if err != nil {
 			return err
 		}

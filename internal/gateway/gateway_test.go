@@ -669,3 +669,34 @@ func dig(data map[string]json.RawMessage, path ...string) any {
 	}
 	return v
 }
+
+// TestTotalCountIsCountedWhereverSelected checks that search counts its
+// matches however the query asks for totalCount (plainly, aliased, in a
+// fragment), since the count is made only when it is selected.
+func TestTotalCountIsCountedWhereverSelected(t *testing.T) {
+	srv := newGateway(t, nil)
+	const q = `
+fragment Counted on ProductConnection { totalCount }
+query {
+  plain: search(first: 1) { totalCount }
+  aliased: search(first: 1) { n: totalCount }
+  spread: search(first: 1) { ...Counted }
+  uncounted: search(first: 1) { edges { node { id } } pageInfo { hasNextPage } }
+}`
+	_, out := do(t, srv, call{body: query(q, nil)})
+	if len(out.Errors) > 0 {
+		t.Fatalf("errors: %+v", out.Errors)
+	}
+	total, _ := dig(out.Data, "plain", "totalCount").(float64)
+	if total < 2 {
+		t.Fatalf("plain totalCount = %v, want the whole catalog", dig(out.Data, "plain", "totalCount"))
+	}
+	for _, path := range [][]string{{"aliased", "n"}, {"spread", "totalCount"}} {
+		if got := dig(out.Data, path...); got != total {
+			t.Errorf("%s = %v, want %v", strings.Join(path, "."), got, total)
+		}
+	}
+	if got := dig(out.Data, "uncounted", "pageInfo", "hasNextPage"); got != true {
+		t.Errorf("uncounted hasNextPage = %v, want true", got)
+	}
+}
