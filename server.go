@@ -129,11 +129,13 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	defer closeCache()
 	m := metrics.New()
-	responses, err := openResponseCache(redisClient, m, log)
+	responses, err := openResponseCache(cfg.ResponseCache, redisClient, m, log)
 	if err != nil {
 		return err
 	}
-	defer responses.Close()
+	if responses != nil {
+		defer responses.Close()
+	}
 
 	// The in-country mirror and personal data.
 	catalogStore, err := catalog.NewSQLStore(ctx, database)
@@ -433,8 +435,10 @@ func newSyncRunner(ctx context.Context, cfg config.Config, database *db.DB, redi
 			for i, id := range c.IDs {
 				tags[i] = string(c.Kind) + ":" + id
 			}
-			if err := responses.Purge(ctx, tags...); err != nil {
-				log.Warn("response cache purge failed; entries expire with their max-age", "kind", c.Kind, "err", err)
+			if responses != nil {
+				if err := responses.Purge(ctx, tags...); err != nil {
+					log.Warn("response cache purge failed; entries expire with their max-age", "kind", c.Kind, "err", err)
+				}
 			}
 			if c.Kind == syncjobs.ChangeContent {
 				if err := contentReader.Purge(ctx, c.IDs); err != nil {
@@ -748,9 +752,21 @@ func openAPQStore(client redis.UniversalClient) (cache.Store, error) {
 }
 
 // openResponseCache builds the whole-response cache: in-process, with
-// Redis as the shared tier and the purge channel when configured.
-func openResponseCache(redisClient redis.UniversalClient, m *metrics.Metrics, log *slog.Logger) (*respcache.Cache, error) {
-	cfg := respcache.Config{Logger: log.With("component", "respcache"), Metrics: m}
+// Redis as the shared tier and the purge channel when configured. It
+// returns nil when RESPONSE_CACHE turns the cache off.
+func openResponseCache(rc config.ResponseCache, redisClient redis.UniversalClient, m *metrics.Metrics, log *slog.Logger) (*respcache.Cache, error) {
+	if !rc.Enabled {
+		log.Info("response cache off (RESPONSE_CACHE=false): every request executes")
+		return nil, nil
+	}
+	cfg := respcache.Config{
+		MaxEntries:           rc.MaxEntries,
+		MaxBytes:             rc.MaxBytes,
+		StaleWhileRevalidate: rc.StaleWhileRevalidate,
+		DegradedTTL:          rc.DegradedTTL,
+		Logger:               log.With("component", "respcache"),
+		Metrics:              m,
+	}
 	if redisClient != nil {
 		shared, err := cache.NewRedis(cache.RedisConfig{Client: redisClient, Prefix: "meridian:resp:"})
 		if err != nil {

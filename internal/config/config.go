@@ -80,6 +80,7 @@ type Config struct {
 	Limits          Limits
 	Origins         Origins
 	Cache           Cache
+	ResponseCache   ResponseCache
 	Persisted       Persisted
 }
 
@@ -140,6 +141,27 @@ type Cache struct {
 	MaxBytes   int64 // CACHE_MAX_BYTES
 }
 
+// ResponseCache configures the whole-response cache of public queries
+// (internal/respcache). How long an entry lives is the schema's
+// @cacheControl policy, not a setting.
+type ResponseCache struct {
+	// Enabled turns the cache on (RESPONSE_CACHE, default true). Off, every
+	// request executes; sync purges have nothing to do.
+	Enabled bool
+	// MaxEntries and MaxBytes bound the in-process tier
+	// (RESPONSE_CACHE_MAX_ENTRIES, RESPONSE_CACHE_MAX_BYTES); with
+	// REDIS_URL the shared tier in Redis lies behind it.
+	MaxEntries int
+	MaxBytes   int64
+	// StaleWhileRevalidate is how long past its max-age an entry is served
+	// while one refresh runs (RESPONSE_CACHE_STALE_WHILE_REVALIDATE,
+	// positive).
+	StaleWhileRevalidate time.Duration
+	// DegradedTTL is the longest a response with fallback values is kept
+	// (RESPONSE_CACHE_DEGRADED_TTL).
+	DegradedTTL time.Duration
+}
+
 // Default returns the configuration used when no variable is set: the
 // embedded, one-laptop setup.
 func Default() Config {
@@ -167,7 +189,9 @@ func Default() Config {
 			DemoLatency:     180 * time.Millisecond,
 			DemoJitter:      30 * time.Millisecond,
 		},
-		Cache:         Cache{MaxEntries: 100_000, MaxBytes: 64 << 20},
+		Cache: Cache{MaxEntries: 100_000, MaxBytes: 64 << 20},
+		ResponseCache: ResponseCache{Enabled: true, MaxEntries: 10_000, MaxBytes: 64 << 20,
+			StaleWhileRevalidate: 10 * time.Second, DegradedTTL: 5 * time.Second},
 		OIDC:          OIDC{ClientID: "meridian-demo", Audience: "meridian"},
 		SyncInterval:  30 * time.Second,
 		OutboxLease:   30 * time.Second,
@@ -276,6 +300,19 @@ func fromLookup(get lookup) (Config, error) {
 	cacheBytes := int(c.Cache.MaxBytes)
 	integer("CACHE_MAX_BYTES", &cacheBytes)
 	c.Cache.MaxBytes = int64(cacheBytes)
+	if v, ok := get("RESPONSE_CACHE"); ok {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("RESPONSE_CACHE=%q: want true or false", v))
+		}
+		c.ResponseCache.Enabled = b
+	}
+	integer("RESPONSE_CACHE_MAX_ENTRIES", &c.ResponseCache.MaxEntries)
+	responseBytes := int(c.ResponseCache.MaxBytes)
+	integer("RESPONSE_CACHE_MAX_BYTES", &responseBytes)
+	c.ResponseCache.MaxBytes = int64(responseBytes)
+	duration("RESPONSE_CACHE_STALE_WHILE_REVALIDATE", &c.ResponseCache.StaleWhileRevalidate)
+	duration("RESPONSE_CACHE_DEGRADED_TTL", &c.ResponseCache.DegradedTTL)
 	var manifests string
 	str("PERSISTED_QUERIES", &manifests)
 	for _, p := range strings.Split(manifests, ",") {
@@ -450,6 +487,12 @@ func (c Config) Validate() error {
 	if c.Cache.MaxEntries < 1 || c.Cache.MaxBytes < 1<<20 {
 		bad("CACHE_MAX_ENTRIES must be at least 1 and CACHE_MAX_BYTES at least 1048576")
 	}
+	if rc := c.ResponseCache; rc.MaxEntries < 1 || rc.MaxBytes < 1<<20 {
+		bad("RESPONSE_CACHE_MAX_ENTRIES must be at least 1 and RESPONSE_CACHE_MAX_BYTES at least 1048576")
+	}
+	if c.ResponseCache.StaleWhileRevalidate <= 0 || c.ResponseCache.DegradedTTL <= 0 {
+		bad("RESPONSE_CACHE_STALE_WHILE_REVALIDATE and RESPONSE_CACHE_DEGRADED_TTL must be positive")
+	}
 	p := c.Persisted
 	if p.Only && len(p.Manifests) == 0 {
 		bad("PERSISTED_ONLY=true needs PERSISTED_QUERIES: with no manifest every operation would be refused")
@@ -513,6 +556,11 @@ func (c Config) Redacted() []any {
 		"DEMO_JITTER", c.Origins.DemoJitter.String(),
 		"CACHE_MAX_ENTRIES", c.Cache.MaxEntries,
 		"CACHE_MAX_BYTES", c.Cache.MaxBytes,
+		"RESPONSE_CACHE", c.ResponseCache.Enabled,
+		"RESPONSE_CACHE_MAX_ENTRIES", c.ResponseCache.MaxEntries,
+		"RESPONSE_CACHE_MAX_BYTES", c.ResponseCache.MaxBytes,
+		"RESPONSE_CACHE_STALE_WHILE_REVALIDATE", c.ResponseCache.StaleWhileRevalidate.String(),
+		"RESPONSE_CACHE_DEGRADED_TTL", c.ResponseCache.DegradedTTL.String(),
 		"PERSISTED_QUERIES", strings.Join(c.Persisted.Manifests, ","),
 		"PERSISTED_ONLY", c.Persisted.Only,
 		"APQ_TTL", c.Persisted.APQTTL.String(),

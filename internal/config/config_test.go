@@ -22,6 +22,26 @@ func TestFromMapDefaults(t *testing.T) {
 	if !got.DemoMode() {
 		t.Error("DemoMode() = false with no origin URLs, want true")
 	}
+	if got.ResponseCache != want.ResponseCache || !got.ResponseCache.Enabled {
+		t.Errorf("response cache: got %+v, want %+v, on", got.ResponseCache, want.ResponseCache)
+	}
+}
+
+func TestFromMapResponseCache(t *testing.T) {
+	got, err := FromMap(map[string]string{
+		"RESPONSE_CACHE":                        "false",
+		"RESPONSE_CACHE_MAX_ENTRIES":            "500",
+		"RESPONSE_CACHE_MAX_BYTES":              "2097152",
+		"RESPONSE_CACHE_STALE_WHILE_REVALIDATE": "30s",
+		"RESPONSE_CACHE_DEGRADED_TTL":           "1s",
+	})
+	if err != nil {
+		t.Fatalf("FromMap: %v", err)
+	}
+	want := ResponseCache{Enabled: false, MaxEntries: 500, MaxBytes: 2 << 20, StaleWhileRevalidate: 30 * time.Second, DegradedTTL: time.Second}
+	if got.ResponseCache != want {
+		t.Errorf("got %+v, want %+v", got.ResponseCache, want)
+	}
 }
 
 func TestFromMapOverrides(t *testing.T) {
@@ -85,6 +105,11 @@ func TestFromMapRejects(t *testing.T) {
 		{"zero loader wait", map[string]string{"LOADER_WAIT": "0s"}, "LOADER_WAIT must be positive"},
 		{"zero breaker failures", map[string]string{"BREAKER_FAILURES": "0"}, "BREAKER_FAILURES"},
 		{"tiny cache", map[string]string{"CACHE_MAX_BYTES": "1000"}, "CACHE_MAX_BYTES"},
+		{"response cache neither on nor off", map[string]string{"RESPONSE_CACHE": "maybe"}, `RESPONSE_CACHE="maybe"`},
+		{"tiny response cache", map[string]string{"RESPONSE_CACHE_MAX_BYTES": "1000"}, "RESPONSE_CACHE_MAX_BYTES"},
+		{"no response cache entries", map[string]string{"RESPONSE_CACHE_MAX_ENTRIES": "0"}, "RESPONSE_CACHE_MAX_ENTRIES"},
+		{"zero stale-while-revalidate", map[string]string{"RESPONSE_CACHE_STALE_WHILE_REVALIDATE": "0s"}, "RESPONSE_CACHE_STALE_WHILE_REVALIDATE"},
+		{"negative degraded TTL", map[string]string{"RESPONSE_CACHE_DEGRADED_TTL": "-1s"}, "RESPONSE_CACHE_DEGRADED_TTL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
