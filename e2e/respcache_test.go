@@ -144,3 +144,15 @@ func TestPriceChangePurgesCachedPages(t *testing.T) {
 		t.Errorf("search page once more: price %q, X-Cache %q; want 7.77 from the new entry", got, status)
 	}
 }
+
+// TestResponseCacheOff: with RESPONSE_CACHE=false every request executes.
+func TestResponseCacheOff(t *testing.T) {
+	g := start(t, "RESPONSE_CACHE=false")
+	const page = `{ search(first: 5) { edges { node { id } } } }`
+	for i := range 3 {
+		r := g.post(t, page, nil)
+		if len(r.Errors) > 0 || r.header.Get("X-Cache") == "HIT" || strings.Contains(string(r.rawBody), `"HIT"`) {
+			t.Fatalf("request %d with the cache off: X-Cache %q, %s", i+1, r.header.Get("X-Cache"), r.rawBody)
+		}
+	}
+}
