@@ -131,15 +131,14 @@ func (d *Dispatcher) DispatchOnce(ctx context.Context) (Result, error) {
 // "" when it could not be recorded.
 func (d *Dispatcher) attempt(ctx context.Context, e orderstore.OutboxEntry) string {
 	log := d.log.With("worker", d.cfg.Worker, "entry", e.ID, "order", e.OrderID, "attempt", e.Attempts)
-	book, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
-	defer cancel()
-
 	now := d.cfg.Now()
 	if e.LockedUntil.Sub(now) < d.cfg.Guard.WriteBudget()+leaseMargin {
 		// The claim took so long that the lease could end during
 		// the call, letting another worker send too. Give the entry
 		// back untouched instead.
-		return d.record(log, outcomeRetry, d.cfg.Store.MarkRetry(book, e.ID, d.cfg.Worker, now, "lease too short to send; released"))
+		return d.recordOutcome(ctx, e, log, outcomeRetry, func(book context.Context) error {
+			return d.cfg.Store.MarkRetry(book, e.ID, d.cfg.Worker, now, "lease too short to send; released")
+		})
 	}
 
 	var placed orders.Order
@@ -159,21 +158,68 @@ func (d *Dispatcher) attempt(ctx context.Context, e orderstore.OutboxEntry) stri
 			// holds the order, which is what ACCEPTED means here.
 			status = orderstore.StatusAccepted
 		}
-		return d.record(log, outcomeSent, d.cfg.Store.MarkSent(book, e.ID, d.cfg.Worker, placed.ID, status))
+		return d.recordOutcome(ctx, e, log, outcomeSent, func(book context.Context) error {
+			return d.cfg.Store.MarkSent(book, e.ID, d.cfg.Worker, placed.ID, status)
+		})
 	case refused(err):
 		reason := deadReason(err, e.Order)
 		log.Warn("Order Management refused an order; it is rejected", "reason", reason, "err", err)
-		return d.record(log, outcomeDead, d.cfg.Store.MarkDead(book, e.ID, d.cfg.Worker, reason))
+		return d.recordOutcome(ctx, e, log, outcomeDead, func(book context.Context) error {
+			return d.cfg.Store.MarkDead(book, e.ID, d.cfg.Worker, reason)
+		})
 	case ctx.Err() != nil:
 		// Shutting down mid-call: the origin may or may not have the
 		// order. Give the entry back due at once, so another replica
 		// resends it (same key) without waiting for the lease.
-		return d.record(log, outcomeRetry, d.cfg.Store.MarkRetry(book, e.ID, d.cfg.Worker, now, "interrupted by shutdown: "+err.Error()))
+		return d.recordOutcome(ctx, e, log, outcomeRetry, func(book context.Context) error {
+			return d.cfg.Store.MarkRetry(book, e.ID, d.cfg.Worker, now, "interrupted by shutdown: "+err.Error())
+		})
 	default:
 		next := now.Add(d.backoff(e.Attempts, err))
 		log.Info("sending an order failed; will retry", "next_attempt_at", next, "err", err)
-		return d.record(log, outcomeRetry, d.cfg.Store.MarkRetry(book, e.ID, d.cfg.Worker, next, err.Error()))
+		return d.recordOutcome(ctx, e, log, outcomeRetry, func(book context.Context) error {
+			return d.cfg.Store.MarkRetry(book, e.ID, d.cfg.Worker, next, err.Error())
+		})
 	}
+}
+
+// Recording an outcome is tried again, this many times at most and only
+// while the entry's lease lasts (less leaseMargin), after a store error
+// that may pass: the database busy under a burst of writers (SQLite's
+// single writer), a connection lost to a failover. An order sent but not
+// recorded is otherwise sent again when its lease ends, and stays PENDING
+// until then.
+const (
+	maxRecordAttempts = 8
+	firstRecordWait   = 10 * time.Millisecond
+	maxRecordWait     = time.Second
+)
+
+// recordOutcome writes an attempt's outcome with mark, each try under a
+// bookkeeping timeout of its own and not cancelled with ctx (a shutdown
+// must still record what was sent), tries again after errors that may
+// pass, and counts or logs the result as record does.
+func (d *Dispatcher) recordOutcome(ctx context.Context, e orderstore.OutboxEntry, log *slog.Logger, outcome string, mark func(context.Context) error) string {
+	deadline := e.LockedUntil.Add(-leaseMargin)
+	wait := firstRecordWait
+	for try := 1; ; try++ {
+		book, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
+		err := mark(book)
+		cancel()
+		if err == nil || !mayPass(err) || try == maxRecordAttempts || !d.cfg.Now().Add(wait).Before(deadline) {
+			return d.record(log, outcome, err)
+		}
+		log.Warn("recording an outcome failed; trying again", "outcome", outcome, "try", try, "err", err)
+		time.Sleep(wait)
+		wait = min(2*wait, maxRecordWait)
+	}
+}
+
+// mayPass reports whether a failed write of an outcome is worth another
+// try: not when the lease has passed to another worker, the entry is gone,
+// or the write itself was refused as invalid.
+func mayPass(err error) bool {
+	return !errors.Is(err, orderstore.ErrLeaseLost) && !errors.Is(err, orderstore.ErrNotFound) && !errors.Is(err, orderstore.ErrInvalidInput)
 }
 
 // record counts a recorded outcome, or logs why it could not be recorded.

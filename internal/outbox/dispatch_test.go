@@ -405,3 +405,52 @@ func TestTwoDispatchersOnTwoPoolsSendEachOrderOnce(t *testing.T) {
 		t.Logf("replicas sent %v orders", sent)
 	})
 }
+
+// flakyStore fails the first failures MarkSent calls with err, then
+// passes them to the real store.
+type flakyStore struct {
+	outbox.Store
+	mu       sync.Mutex
+	failures int
+	err      error
+	calls    int
+}
+
+func (s *flakyStore) MarkSent(ctx context.Context, entryID, worker, globalOrderID string, status orderstore.Status) error {
+	s.mu.Lock()
+	s.calls++
+	fail := s.calls <= s.failures
+	s.mu.Unlock()
+	if fail {
+		return s.err
+	}
+	return s.Store.MarkSent(ctx, entryID, worker, globalOrderID, status)
+}
+
+// TestSentOutcomeSurvivesPassingStoreErrors checks that an order the
+// origin accepted is recorded as sent although the store refused the
+// first writes for a reason that passes (a busy database), so it is not
+// sent again when its lease ends; and that a lost lease is not retried.
+func TestSentOutcomeSurvivesPassingStoreErrors(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e engine) {
+		h := newHarness(t, e, false)
+		busy := &flakyStore{Store: h.store, failures: 3, err: errors.New("database is locked (SQLITE_BUSY)")}
+		d := h.dispatcher("worker-1", busy, nil)
+		placed := h.place(request("sub_7f3a", "checkout-1", h.products[0]))
+		mustDispatch(t, d, outbox.Result{Claimed: 1, Sent: 1})
+		if got := h.get(placed.ID); got.Status != orderstore.StatusAccepted || busy.calls != 4 {
+			t.Errorf("after three busy writes: order %s, %d MarkSent calls; want ACCEPTED after 4", got.Status, busy.calls)
+		}
+		if n := h.creates(); n != 1 {
+			t.Errorf("Order Management received %d creations, want 1", n)
+		}
+
+		lost := &flakyStore{Store: h.store, failures: 100, err: fmt.Errorf("mark sent: %w", orderstore.ErrLeaseLost)}
+		d = h.dispatcher("worker-2", lost, nil)
+		h.place(request("sub_7f3a", "checkout-2", h.products[1]))
+		mustDispatch(t, d, outbox.Result{Claimed: 1, Unrecorded: 1})
+		if lost.calls != 1 {
+			t.Errorf("a lost lease was written %d times, want once", lost.calls)
+		}
+	})
+}
