@@ -244,6 +244,16 @@ func fromLookup(get lookup) (Config, error) {
 			*dst = n
 		}
 	}
+	boolean := func(name string, dst *bool) {
+		if v, ok := get(name); ok {
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: want true or false", name, v))
+				return
+			}
+			*dst = b
+		}
+	}
 	duration := func(name string, dst *time.Duration) {
 		if v, ok := get(name); ok {
 			d, err := time.ParseDuration(strings.TrimSpace(v))
@@ -300,13 +310,7 @@ func fromLookup(get lookup) (Config, error) {
 	cacheBytes := int(c.Cache.MaxBytes)
 	integer("CACHE_MAX_BYTES", &cacheBytes)
 	c.Cache.MaxBytes = int64(cacheBytes)
-	if v, ok := get("RESPONSE_CACHE"); ok {
-		b, err := strconv.ParseBool(strings.TrimSpace(v))
-		if err != nil {
-			errs = append(errs, fmt.Errorf("RESPONSE_CACHE=%q: want true or false", v))
-		}
-		c.ResponseCache.Enabled = b
-	}
+	boolean("RESPONSE_CACHE", &c.ResponseCache.Enabled)
 	integer("RESPONSE_CACHE_MAX_ENTRIES", &c.ResponseCache.MaxEntries)
 	responseBytes := int(c.ResponseCache.MaxBytes)
 	integer("RESPONSE_CACHE_MAX_BYTES", &responseBytes)
@@ -320,13 +324,7 @@ func fromLookup(get lookup) (Config, error) {
 			c.Persisted.Manifests = append(c.Persisted.Manifests, p)
 		}
 	}
-	if v, ok := get("PERSISTED_ONLY"); ok {
-		b, err := strconv.ParseBool(strings.TrimSpace(v))
-		if err != nil {
-			errs = append(errs, fmt.Errorf("PERSISTED_ONLY=%q: want true or false", v))
-		}
-		c.Persisted.Only = b
-	}
+	boolean("PERSISTED_ONLY", &c.Persisted.Only)
 	duration("APQ_TTL", &c.Persisted.APQTTL)
 	duration("PERSISTED_QUERIES_WATCH_INTERVAL", &c.Persisted.WatchInterval)
 	duration("PERSISTED_GET_MAX_AGE", &c.Persisted.GETMaxAge)
