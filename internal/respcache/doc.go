@@ -64,11 +64,12 @@
 //
 // A hit is written with the stored Content-Type, Age, X-Cache: HIT,
 // Cache-Control and a body that says it came from the cache. Cache-Control
-// is public, max-age=<remaining freshness> for anonymous requests, except
-// private, no-store for requests with credentials and for degraded entries
-// (as the GraphQL edge answers them), and private, max-age=<remaining> for
-// GETs that carry their document in the URL (the edge lets shared caches
-// keep only GETs of persisted operations). The body:
+// is public, max-age=<remaining freshness> for anonymous GETs of persisted
+// operations, private, no-store for POSTs, for requests with credentials
+// and for degraded entries (as the GraphQL edge answers them), and
+// private, max-age=<remaining> for GETs that carry their document in the
+// URL (the edge lets shared caches keep only GETs of persisted
+// operations). The body:
 //
 //	{"data":…,"extensions":{…,"cache":{"status":"HIT","storedAt":"2026-11-23T09:00:00.000Z","ageSeconds":4}}}
 //

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -131,6 +133,7 @@ func (h *harness) stack(c *Cache) http.Handler {
 	srv := handler.New(es)
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: graphql.MapCache[string]{}})
 	srv.AroundResponses(reportDegraded)
 	srv.AroundResponses(Observe(analyzer))
 	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -363,6 +366,11 @@ func gql(query string, vars ...string) req {
 	}
 	q, _ := json.Marshal(query)
 	return req{body: fmt.Sprintf(`{"query":%s,"variables":%s}`, q, v)}
+}
+
+// getQuery is query sent as an ad-hoc GET, its document in the URL.
+func getQuery(query string) req {
+	return req{method: http.MethodGet, url: "/graphql?query=" + url.QueryEscape(query)}
 }
 
 func (r req) as(user string) req            { r.user = user; return r }

@@ -35,6 +35,9 @@ type request struct {
 	// adhocGET is a GET that sent its document in the URL; shared caches
 	// are never told to keep those (see cacheControl).
 	adhocGET bool
+	// post is a POST: the edge never lets anyone keep those (see
+	// cacheControl).
+	post bool
 }
 
 // params is a GraphQL request in the parts that make its key. Strings hold

@@ -381,6 +381,7 @@ func (c *Cache) prepare(s *scratch, r *http.Request) (rq request, body []byte, _
 		p, err = fromGET(r)
 		rq.adhocGET = len(p.query) > 0
 	case http.MethodPost:
+		rq.post = true
 		if !isJSON(r.Header.Get("Content-Type")) {
 			return rq, nil, r, false // the edge answers 415
 		}
@@ -720,6 +721,9 @@ func (c *Cache) writeHit(w http.ResponseWriter, e *entry, status string, now tim
 
 // cacheControl says how long others may keep a hit:
 //
+//   - a POST: private, no-store, as the GraphQL edge answers every POST
+//     (executed or not): only GETs of persisted operations are for
+//     shared caches, and a client keeps a hit no longer than a miss;
 //   - a request with credentials: private, no-store. The entry is PUBLIC,
 //     but the answer goes to a signed-in client, whose browser or proxy
 //     must not hand it to the next person on the device or network as if
@@ -732,7 +736,7 @@ func (c *Cache) writeHit(w http.ResponseWriter, e *entry, status string, now tim
 //   - otherwise public, max-age=<remaining>, the entry's remaining
 //     freshness in whole seconds (0 when served stale).
 func (c *Cache) cacheControl(e *entry, now time.Time, credentialed bool, rq request) string {
-	if credentialed || e.degraded {
+	if credentialed || e.degraded || rq.post {
 		return "private, no-store"
 	}
 	remaining := max(0, int64(e.freshUntil.Sub(now)/time.Second))

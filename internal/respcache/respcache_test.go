@@ -3,6 +3,8 @@ package respcache
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -45,8 +47,10 @@ func TestHitIsServedFromTheCacheAndSaysSo(t *testing.T) {
 		t.Fatalf("extensions.cache = %+v", c)
 	}
 	for name, want := range map[string]string{
-		"Content-Type":   "application/json",
-		"Cache-Control":  "public, max-age=47",
+		"Content-Type": "application/json",
+		// A POST, so as the edge answers every POST; GETs say how long
+		// the entry lasts (TestTTLFollowsThePolicy).
+		"Cache-Control":  "private, no-store",
 		"Age":            "12",
 		"Content-Length": strconv.Itoa(hit.Body.Len()),
 	} {
@@ -256,12 +260,13 @@ func TestCredentialedRequests(t *testing.T) {
 func TestTTLFollowsThePolicy(t *testing.T) {
 	h := newHarness(t, Config{StaleWhileRevalidate: 10 * time.Second})
 	// Product is 60s, but inventory (30s) lowers the whole response.
-	q := gql(`{ product(id: "1") { name inventory } }`)
+	// GETs, whose Cache-Control tells the remaining lifetime.
+	q := getQuery(`{ product(id: "1") { name inventory } }`)
 	h.expect(h.do(q), "MISS", 1)
 	h.clock.Advance(29 * time.Second)
 	hit := h.do(q)
 	h.expect(hit, "HIT", 1)
-	if got := hit.Header().Get("Cache-Control"); got != "public, max-age=1" {
+	if got := hit.Header().Get("Cache-Control"); got != "private, max-age=1" {
 		t.Fatalf("Cache-Control = %q", got)
 	}
 	h.clock.Advance(time.Second) // 30s: no longer fresh
@@ -269,7 +274,7 @@ func TestTTLFollowsThePolicy(t *testing.T) {
 	if got := stale.Header().Get("X-Cache"); got != "STALE" {
 		t.Fatalf("X-Cache = %q", got)
 	}
-	if got := stale.Header().Get("Cache-Control"); got != "public, max-age=0" {
+	if got := stale.Header().Get("Cache-Control"); got != "private, max-age=0" {
 		t.Fatalf("stale Cache-Control = %q", got)
 	}
 	waitFor(t, "the refresh", func() bool { return h.executions.Load() == 2 })
@@ -734,5 +739,37 @@ func TestStampedeNeverSharesPersonalData(t *testing.T) {
 	}
 	if got := h.executions.Load(); got != n {
 		t.Fatalf("%d executions, want %d", got, n)
+	}
+}
+
+// TestPersistedGETIsPublic: an anonymous GET of a persisted operation is
+// the one answer shared caches may keep, for the entry's remaining
+// lifetime; the same operation POSTed is kept by no one but Meridian.
+func TestPersistedGETIsPublic(t *testing.T) {
+	h := newHarness(t, Config{})
+	sum := sha256.Sum256([]byte(productQuery))
+	ext := `{"persistedQuery":{"version":1,"sha256Hash":"` + hex.EncodeToString(sum[:]) + `"}}`
+	q, _ := json.Marshal(productQuery)
+	register := h.do(req{body: `{"query":` + string(q) + `,"variables":{"id":"1"},"extensions":` + ext + `}`})
+	if register.Code != http.StatusOK || strings.Contains(register.Body.String(), "errors") {
+		t.Fatalf("registration: %d %s", register.Code, register.Body)
+	}
+	if got := register.Header().Get("Cache-Control"); got != "private, no-store" {
+		t.Errorf("POST Cache-Control = %q, want private, no-store", got)
+	}
+	get := req{method: http.MethodGet, url: "/graphql?variables=" + url.QueryEscape(`{"id":"1"}`) + "&extensions=" + url.QueryEscape(ext)}
+	if miss := h.do(get); miss.Header().Get("X-Cache") != "MISS" {
+		t.Fatalf("first persisted GET: X-Cache %q, %s", miss.Header().Get("X-Cache"), miss.Body)
+	}
+	h.clock.Advance(5 * time.Second)
+	hit := h.do(get)
+	if hit.Header().Get("X-Cache") != "HIT" {
+		t.Fatalf("second persisted GET: X-Cache %q", hit.Header().Get("X-Cache"))
+	}
+	if got := hit.Header().Get("Cache-Control"); got != "public, max-age=55" {
+		t.Errorf("persisted GET hit Cache-Control = %q, want public, max-age=55", got)
+	}
+	if got := h.do(get.as("cust-a")).Header().Get("Cache-Control"); got != "private, no-store" {
+		t.Errorf("signed-in persisted GET hit Cache-Control = %q, want private, no-store", got)
 	}
 }
