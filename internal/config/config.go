@@ -244,6 +244,12 @@ func fromLookup(get lookup) (Config, error) {
 			*dst = n
 		}
 	}
+	// byteSize reads a size in bytes, an integer as integer reads one.
+	byteSize := func(name string, dst *int64) {
+		n := int(*dst)
+		integer(name, &n)
+		*dst = int64(n)
+	}
 	boolean := func(name string, dst *bool) {
 		if v, ok := get(name); ok {
 			b, err := strconv.ParseBool(strings.TrimSpace(v))
@@ -294,9 +300,7 @@ func fromLookup(get lookup) (Config, error) {
 	integer("MAX_QUERY_ALIASES", &c.Limits.MaxAliases)
 	integer("MAX_QUERY_TOKENS", &c.Limits.MaxTokens)
 	integer("MAX_PAGE_SIZE", &c.Limits.MaxPageSize)
-	body := int(c.Limits.MaxBodyBytes)
-	integer("MAX_BODY_BYTES", &body)
-	c.Limits.MaxBodyBytes = int64(body)
+	byteSize("MAX_BODY_BYTES", &c.Limits.MaxBodyBytes)
 	duration("EXECUTION_TIMEOUT", &c.Limits.ExecutionTimeout)
 	duration("ORIGIN_BUDGET", &c.Origins.Budget)
 	integer("BREAKER_FAILURES", &c.Origins.BreakerFailures)
@@ -307,14 +311,10 @@ func fromLookup(get lookup) (Config, error) {
 	duration("DEMO_LATENCY", &c.Origins.DemoLatency)
 	duration("DEMO_JITTER", &c.Origins.DemoJitter)
 	integer("CACHE_MAX_ENTRIES", &c.Cache.MaxEntries)
-	cacheBytes := int(c.Cache.MaxBytes)
-	integer("CACHE_MAX_BYTES", &cacheBytes)
-	c.Cache.MaxBytes = int64(cacheBytes)
+	byteSize("CACHE_MAX_BYTES", &c.Cache.MaxBytes)
 	boolean("RESPONSE_CACHE", &c.ResponseCache.Enabled)
 	integer("RESPONSE_CACHE_MAX_ENTRIES", &c.ResponseCache.MaxEntries)
-	responseBytes := int(c.ResponseCache.MaxBytes)
-	integer("RESPONSE_CACHE_MAX_BYTES", &responseBytes)
-	c.ResponseCache.MaxBytes = int64(responseBytes)
+	byteSize("RESPONSE_CACHE_MAX_BYTES", &c.ResponseCache.MaxBytes)
 	duration("RESPONSE_CACHE_STALE_WHILE_REVALIDATE", &c.ResponseCache.StaleWhileRevalidate)
 	duration("RESPONSE_CACHE_DEGRADED_TTL", &c.ResponseCache.DegradedTTL)
 	var manifests string
