@@ -84,16 +84,17 @@ func (s *SQLStore) ProductsByID(ctx context.Context, ids []string) (map[string]P
 		// behind them need a snapshot of their own only when some are
 		// not cached.
 		refs, err := selectRefs(ctx, s.db, "WHERE p.id IN ("+placeholders(len(ids))+")", anySlice(ids))
-		if err == nil {
-			var products []Product
-			if products, err = s.products.productsAfter(ctx, s.db, refs); err == nil {
-				for _, p := range products {
-					out[p.ID] = p
-				}
-				return out, nil
-			}
+		if err != nil {
+			return nil, fmt.Errorf("catalog: products by id: %w", err)
 		}
-		return nil, fmt.Errorf("catalog: products by id: %w", err)
+		products, err := s.products.productsAfter(ctx, s.db, refs)
+		if err != nil {
+			return nil, fmt.Errorf("catalog: products by id: %w", err)
+		}
+		for _, p := range products {
+			out[p.ID] = p
+		}
+		return out, nil
 	}
 	err := s.db.ReadTx(ctx, func(tx *db.Tx) error {
 		for batch := range slices.Chunk(ids, maxIDsPerQuery) {
@@ -160,14 +161,11 @@ func (s *SQLStore) Search(ctx context.Context, q SearchQuery) (SearchPage, error
 		// Without a count, the page's refs are one statement and need
 		// no transaction.
 		refs, err := selectRefs(ctx, s.db, pageTail, pageArgs)
-		if err == nil {
-			if len(refs) > q.First {
-				page.HasNextPage = true
-				refs = refs[:q.First]
-			}
-			page.Products, err = s.products.productsAfter(ctx, s.db, refs)
-		}
 		if err != nil {
+			return SearchPage{}, fmt.Errorf("catalog: search: %w", err)
+		}
+		refs, page.HasNextPage = cutPage(refs, q.First)
+		if page.Products, err = s.products.productsAfter(ctx, s.db, refs); err != nil {
 			return SearchPage{}, fmt.Errorf("catalog: search: %w", err)
 		}
 		return page, nil
@@ -177,10 +175,7 @@ func (s *SQLStore) Search(ctx context.Context, q SearchQuery) (SearchPage, error
 		if err != nil {
 			return err
 		}
-		if len(refs) > q.First {
-			page.HasNextPage = true
-			refs = refs[:q.First]
-		}
+		refs, page.HasNextPage = cutPage(refs, q.First)
 		if page.Products, err = s.products.products(ctx, tx, refs); err != nil {
 			return err
 		}
@@ -398,6 +393,15 @@ func searchText(p Product) string {
 // '\'.
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// cutPage trims refs, read with one row more than a page of first, to the
+// page, and reports whether that extra row says another page follows.
+func cutPage(refs []productRef, first int) ([]productRef, bool) {
+	if len(refs) > first {
+		return refs[:first], true
+	}
+	return refs, false
 }
 
 // selectProducts runs SELECT productColumns with the given tail (WHERE,
