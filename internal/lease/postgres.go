@@ -106,7 +106,8 @@ func (p *Postgres) TryAcquire(ctx context.Context, name string) (Held, bool, err
 	}
 	key := AdvisoryKey(name)
 	var got bool
-	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&got); err != nil {
+	var pid int
+	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1), pg_backend_pid()", key).Scan(&got, &pid); err != nil {
 		// The lock may have been granted before the error (a cancelled
 		// ctx, a lost reply): closing the session is the only way to be
 		// sure it is not left held by a pooled connection.
@@ -120,6 +121,7 @@ func (p *Postgres) TryAcquire(ctx context.Context, name string) (Held, bool, err
 	h := &pgHeld{
 		name:  name,
 		key:   key,
+		pid:   pid,
 		conn:  conn,
 		every: p.pingEvery,
 		lost:  newSignal(),
@@ -141,6 +143,7 @@ func discard(conn *sql.Conn) {
 type pgHeld struct {
 	name  string
 	key   int64
+	pid   int // server process of the session: pg_locks.pid of the lock
 	conn  *sql.Conn
 	every time.Duration
 	lost  *signal
@@ -207,11 +210,11 @@ func (h *pgHeld) Release(ctx context.Context) error {
 	var unlocked bool
 	if err := h.conn.QueryRowContext(ctx, "SELECT pg_advisory_unlock($1)", h.key).Scan(&unlocked); err != nil {
 		discard(h.conn)
-		return fmt.Errorf("lease: postgres %q: unlock (session closed instead): %w", h.name, err)
+		return fmt.Errorf("lease: postgres %q: unlock on backend %d (session closed instead): %w", h.name, h.pid, err)
 	}
 	if !unlocked {
 		discard(h.conn)
-		return fmt.Errorf("lease: postgres %q: unlock: the session did not hold the lock", h.name)
+		return fmt.Errorf("lease: postgres %q: unlock: backend %d did not hold the lock", h.name, h.pid)
 	}
 	if err := h.conn.Close(); err != nil {
 		return fmt.Errorf("lease: postgres %q: return connection: %w", h.name, err)
